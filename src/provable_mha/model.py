@@ -1,0 +1,224 @@
+r"""The multi-head attention layer studied by the toolkit (SPEC §1).
+
+.. math::
+
+    F(X) = \sum_{i=1}^m \operatorname{softmax}(X \Theta_i X^\top)\, X W_i,
+    \qquad X \in \mathbb{R}^{k\times d},\ \Theta_i, W_i \in \mathbb{R}^{d\times d},
+
+with the softmax taken row-wise: row :math:`a` of head :math:`i` attends to token :math:`b`
+with weight :math:`\alpha_{iab} \propto \exp(x_a^\top \Theta_i x_b)`. There is no temperature,
+bias or mask; the temperature lives in :math:`\Theta_i`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ._validation import check_array, check_inputs, check_positive_int
+
+__all__ = ["MultiHeadAttention", "HeadMatch", "match_heads", "softmax", "from_torch_weights"]
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    r"""Numerically stable softmax :math:`e^{z - \max z} / \sum e^{z - \max z}` along ``axis``.
+
+    Subtracting the row maximum keeps every exponent :math:`\le 0`, so logits of any finite
+    magnitude (e.g. :math:`\pm 10^4`) neither overflow nor produce NaN.
+    """
+    z = logits - np.max(logits, axis=axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= np.sum(z, axis=axis, keepdims=True)
+    return z
+
+
+class MultiHeadAttention:
+    r"""An m-head attention layer :math:`F(X)=\sum_i \mathrm{softmax}(X\Theta_iX^\top)XW_i`.
+
+    Parameters
+    ----------
+    thetas : array_like, shape (m, d, d)
+        Attention (query-key) matrices :math:`\Theta_i`.
+    ws : array_like, shape (m, d, d)
+        Value-output matrices :math:`W_i`.
+
+    Notes
+    -----
+    Parameters are copied to read-only float64 arrays; the layer is immutable. Calling the
+    layer on ``(k, d)`` returns ``(k, d)``; on a batch ``(n, k, d)`` it returns ``(n, k, d)``.
+    """
+
+    __slots__ = ("_thetas", "_ws")
+
+    def __init__(self, thetas, ws) -> None:
+        th = check_array(thetas, "thetas", ndim=3)
+        w = check_array(ws, "ws", ndim=3)
+        if th.shape[0] < 1:
+            raise ValueError("thetas must hold at least one head (m >= 1), got m = 0")
+        if th.shape[1] != th.shape[2]:
+            raise ValueError(f"thetas must have shape (m, d, d), got {th.shape}")
+        if w.shape != th.shape:
+            raise ValueError(f"ws must have the same shape as thetas {th.shape}, got {w.shape}")
+        self._thetas = np.array(th, dtype=np.float64, copy=True)
+        self._ws = np.array(w, dtype=np.float64, copy=True)
+        self._thetas.setflags(write=False)
+        self._ws.setflags(write=False)
+
+    # -- properties -----------------------------------------------------------------------
+    @property
+    def thetas(self) -> np.ndarray:
+        """Read-only float64 array ``(m, d, d)`` of attention matrices."""
+        return self._thetas
+
+    @property
+    def ws(self) -> np.ndarray:
+        """Read-only float64 array ``(m, d, d)`` of value-output matrices."""
+        return self._ws
+
+    @property
+    def m(self) -> int:
+        """Number of heads."""
+        return int(self._thetas.shape[0])
+
+    @property
+    def d(self) -> int:
+        """Token dimension."""
+        return int(self._thetas.shape[1])
+
+    # -- forward pass ---------------------------------------------------------------------
+    def logits(self, X) -> np.ndarray:
+        r"""Attention logits :math:`x_a^\top \Theta_i x_b`, shape ``(n, m, k, k)``."""
+        Xb, _ = check_inputs(X, d=self.d)
+        return np.einsum("nad,mde,nbe->nmab", Xb, self._thetas, Xb, optimize=True)
+
+    def attention(self, X) -> np.ndarray:
+        r"""Row-stochastic attention matrices :math:`\mathrm{softmax}(X\Theta_iX^\top)`.
+
+        Returns an array of shape ``(n, m, k, k)`` (``n = 1`` for a single ``(k, d)`` input).
+        """
+        return softmax(self.logits(X), axis=-1)
+
+    def values(self, X) -> np.ndarray:
+        r"""Per-head values :math:`X W_i`, shape ``(n, m, k, d)``."""
+        Xb, _ = check_inputs(X, d=self.d)
+        return np.einsum("nbd,mde->nmbe", Xb, self._ws, optimize=True)
+
+    def __call__(self, X) -> np.ndarray:
+        Xb, single = check_inputs(X, d=self.d)
+        A = softmax(np.einsum("nad,mde,nbe->nmab", Xb, self._thetas, Xb, optimize=True))
+        V = np.einsum("nbd,mde->nmbe", Xb, self._ws, optimize=True)
+        Y = np.einsum("nmab,nmbe->nae", A, V, optimize=True)
+        return Y[0] if single else Y
+
+    forward = __call__
+
+    # -- helpers --------------------------------------------------------------------------
+    def permute_heads(self, perm) -> MultiHeadAttention:
+        """Return the same layer with heads reordered by ``perm`` (the function is unchanged)."""
+        perm = np.asarray(perm, dtype=int)
+        if sorted(perm.tolist()) != list(range(self.m)):
+            raise ValueError(f"perm must be a permutation of range({self.m}), got {perm.tolist()}")
+        return MultiHeadAttention(self._thetas[perm], self._ws[perm])
+
+    def __repr__(self) -> str:
+        return f"MultiHeadAttention(m={self.m}, d={self.d})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MultiHeadAttention):
+            return NotImplemented
+        return bool(
+            np.array_equal(self._thetas, other._thetas) and np.array_equal(self._ws, other._ws)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class HeadMatch:
+    """Best alignment of the heads of two layers (heads are only defined up to permutation).
+
+    Attributes
+    ----------
+    perm : ndarray of int, shape (m,)
+        ``perm[i]`` is the head of ``b`` matched to head ``i`` of ``a``.
+    theta_errors, w_errors : ndarray, shape (m,)
+        Relative Frobenius errors :math:`\\|\\Theta^a_i-\\Theta^b_{\\pi(i)}\\|_F/\\|\\Theta^a_i\\|_F`
+        (absolute where the reference norm is 0), likewise for :math:`W`.
+    """
+
+    perm: np.ndarray
+    theta_errors: np.ndarray
+    w_errors: np.ndarray
+
+    @property
+    def max_error(self) -> float:
+        """Largest relative parameter error over heads and both parameter kinds."""
+        return float(max(self.theta_errors.max(), self.w_errors.max()))
+
+
+def _relative(diff: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    ref = np.where(ref > 0, ref, 1.0)
+    return diff / ref
+
+
+def match_heads(a: MultiHeadAttention, b: MultiHeadAttention) -> HeadMatch:
+    r"""Align the heads of ``b`` to those of ``a`` by a minimum-cost assignment.
+
+    The cost of pairing head :math:`i` of ``a`` with head :math:`j` of ``b`` is
+    :math:`\|\Theta^a_i-\Theta^b_j\|_F/\|\Theta^a_i\|_F + \|W^a_i-W^b_j\|_F/\|W^a_i\|_F`; the
+    optimal permutation is found exactly with :func:`scipy.optimize.linear_sum_assignment`.
+    """
+    if not isinstance(a, MultiHeadAttention) or not isinstance(b, MultiHeadAttention):
+        raise ValueError("match_heads expects two MultiHeadAttention layers")
+    if (a.m, a.d) != (b.m, b.d):
+        raise ValueError(f"layers differ in shape: (m, d) = {(a.m, a.d)} vs {(b.m, b.d)}")
+    nt = np.linalg.norm(a.thetas.reshape(a.m, -1), axis=1)
+    nw = np.linalg.norm(a.ws.reshape(a.m, -1), axis=1)
+    dt = np.linalg.norm(a.thetas[:, None] - b.thetas[None], axis=(2, 3))
+    dw = np.linalg.norm(a.ws[:, None] - b.ws[None], axis=(2, 3))
+    cost = _relative(dt, nt[:, None]) + _relative(dw, nw[:, None])
+    rows, cols = linear_sum_assignment(cost)
+    perm = cols[np.argsort(rows)]
+    idx = np.arange(a.m)
+    return HeadMatch(
+        perm=perm,
+        theta_errors=_relative(dt[idx, perm], nt),
+        w_errors=_relative(dw[idx, perm], nw),
+    )
+
+
+def from_torch_weights(in_proj_weight, out_proj_weight, num_heads: int) -> MultiHeadAttention:
+    r"""Convert the weights of ``torch.nn.MultiheadAttention(d, h, bias=False)``.
+
+    With ``in_proj_weight = [W_q; W_k; W_v]`` (each ``d x d``, acting as ``x @ W.T``) and
+    ``out_proj_weight = W_o``, head :math:`i` uses the rows
+    :math:`s_i = [i\,d_h, (i+1)\,d_h)` with :math:`d_h = d/h`, and
+
+    .. math::
+
+        \Theta_i = W_{q}[s_i]^\top W_{k}[s_i] / \sqrt{d_h}, \qquad
+        W_i = W_{v}[s_i]^\top W_{o}[:, s_i]^\top ,
+
+    both of rank :math:`\le d_h`. Self-attention with query = key = value = ``X`` then equals
+    :math:`F(X)` exactly (SPEC §2).
+    """
+    h = check_positive_int(num_heads, "num_heads")
+    w_in = check_array(in_proj_weight, "in_proj_weight", ndim=2)
+    w_out = check_array(out_proj_weight, "out_proj_weight", ndim=2)
+    d = w_out.shape[0]
+    if w_out.shape != (d, d) or w_in.shape != (3 * d, d):
+        raise ValueError(
+            f"expected in_proj_weight (3d, d) and out_proj_weight (d, d); got {w_in.shape}, {w_out.shape}"
+        )
+    if d % h:
+        raise ValueError(f"embed dim d = {d} is not divisible by num_heads = {h}")
+    dh = d // h
+    wq, wk, wv = w_in[:d], w_in[d : 2 * d], w_in[2 * d :]
+    thetas, ws = [], []
+    for i in range(h):
+        s = slice(i * dh, (i + 1) * dh)
+        thetas.append(wq[s].T @ wk[s] / np.sqrt(dh))
+        ws.append(wv[s].T @ w_out[:, s].T)
+    return MultiHeadAttention(np.stack(thetas), np.stack(ws))
