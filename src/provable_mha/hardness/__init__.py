@@ -1,0 +1,57 @@
+r"""Lower-bound constructions: layers that force exp(m) cost, verified exactly (SPEC §4).
+
+* :mod:`.gadget` -- the temperature/coefficient system realizing any :math:`g(T)` with
+  :math:`R+1` heads; CP-SAT search for fewest-head weighted-count representations.
+* :mod:`.parity` -- :func:`parity_instance`, :func:`parity_family` (k = 2, :math:`|S| = m-1`)
+  and the closed form :math:`A(X) + B(X)\chi_S(z)`.
+* :mod:`.sq` -- exact enumeration: correlations, moment agreement, separation, SQ dimension.
+* :mod:`.gf2` -- Gaussian elimination over GF(2): the non-SQ control, with and without noise.
+* :mod:`.lwr` -- a learning-with-rounding style family (this project's construction).
+* :mod:`.report` -- which conditions each family violates; learner cost vs planted instances.
+"""
+
+from __future__ import annotations
+
+from .gadget import (
+    Gadget,
+    WeightRepresentation,
+    gadget_matrix,
+    min_weight_representation,
+    solve_gadget,
+    solve_general_gadget,
+)
+from .gf2 import GF2Result, gf2_solve, noise_experiment, parity_equations, recover_parity
+from .parity import (
+    chi,
+    closed_form_parts,
+    parity_closed_form,
+    parity_family,
+    parity_instance,
+    parity_secrets,
+    weighted_closed_form,
+    weighted_count,
+    weighted_count_instance,
+)
+from .sq import (
+    boolean_cube,
+    correlation_matrix,
+    format_sq_table,
+    moment_agreement,
+    noisy_pairwise_correlations,
+    separation_matrix,
+    sq_dimension,
+    sq_query_lower_bound,
+    sq_table,
+    walsh_hadamard,
+)
+
+__all__ = [
+    "Gadget", "WeightRepresentation", "gadget_matrix", "min_weight_representation", "solve_gadget",
+    "solve_general_gadget",
+    "chi", "closed_form_parts", "parity_closed_form", "parity_family", "parity_instance",
+    "parity_secrets", "weighted_closed_form", "weighted_count", "weighted_count_instance",
+    "boolean_cube", "correlation_matrix", "format_sq_table", "moment_agreement",
+    "noisy_pairwise_correlations", "separation_matrix", "sq_dimension", "sq_query_lower_bound",
+    "sq_table", "walsh_hadamard",
+    "GF2Result", "gf2_solve", "noise_experiment", "parity_equations", "recover_parity",
+]
