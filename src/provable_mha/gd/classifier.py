@@ -1,0 +1,342 @@
+r"""The single-layer multi-head attention classifier of Deora et al. (arXiv 2310.12680).
+
+.. math::
+
+    \Phi(X;\theta) = c_H \sum_{h=1}^H U_h^\top X^\top \operatorname{softmax}(X W_h q(X)),
+    \qquad U_h \in \mathbb{R}^d,\ W_h \in \mathbb{R}^{d\times d},
+
+with :math:`X \in \mathbb{R}^{T\times d}` (rows are tokens), query :math:`q(X) = x_1` (the
+first token, as in the paper) or the mean token, and :math:`c_H = 1/\sqrt H` (the paper) or
+:math:`1/H`. The loss is the logistic loss :math:`\hat L(\theta) = \frac1n\sum_i
+\ell(y_i\Phi(X_i;\theta))`, :math:`\ell(t) = \log(1+e^{-t})`.
+
+Derivatives (per example, head :math:`h`; :math:`a = \mathrm{softmax}(s)`, :math:`s = XW_hq`,
+:math:`v = XU_h`, :math:`J = \mathrm{diag}(a) - aa^\top`):
+
+.. math::
+
+    \nabla_{U_h}\Phi = c_H X^\top a, \qquad
+    \nabla_{W_h}\Phi = c_H X^\top J v\, q^\top,\quad Jv = a\odot(v - a^\top v).
+
+Hessian-vector product in direction :math:`(\delta U_h, \delta W_h)`, with
+:math:`\delta s = X\delta W_h q`, :math:`\delta v = X\delta U_h`, :math:`\delta a = J\delta s`:
+
+.. math::
+
+    [\nabla^2\Phi\,\delta]_{U_h} = c_H X^\top J\delta s,\qquad
+    [\nabla^2\Phi\,\delta]_{W_h} = c_H X^\top\big(J\delta v + \delta a\odot(v - a^\top v)
+    - a\,(\delta a^\top v)\big) q^\top .
+
+The Hessian of :math:`\Phi` is block diagonal over heads. Everything is vectorised over
+examples and heads with BLAS matrix products (no Python loop over either).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_generator, check_array, check_inputs, check_positive_int
+
+__all__ = ["MHAClassifier", "logistic_loss", "logistic_dloss", "logistic_d2loss"]
+
+_NORMALIZATIONS = ("sqrt", "mean")
+_QUERIES = ("first", "mean")
+
+
+def logistic_loss(t: np.ndarray) -> np.ndarray:
+    r"""Logistic loss :math:`\ell(t) = \log(1 + e^{-t})`, computed stably."""
+    return np.logaddexp(0.0, -t)
+
+
+def logistic_dloss(t: np.ndarray) -> np.ndarray:
+    r""":math:`\ell'(t) = -1/(1+e^{t}) = -\sigma(-t)`; note :math:`|\ell'| \le \min(1, \ell)`."""
+    return -0.5 * (1.0 - np.tanh(0.5 * t))
+
+
+def logistic_d2loss(t: np.ndarray) -> np.ndarray:
+    r""":math:`\ell''(t) = \sigma(t)\sigma(-t) \le 1/4`."""
+    s = 0.5 * (1.0 + np.tanh(0.5 * t))
+    return s * (1.0 - s)
+
+
+def _check_labels(y, n: int) -> np.ndarray:
+    yy = check_array(y, "y", ndim=1)
+    if yy.shape[0] != n:
+        raise ValueError(f"y has {yy.shape[0]} labels but X has {n} examples")
+    if yy.size and not np.all(np.abs(yy) == 1.0):
+        raise ValueError("y must hold labels in {-1, +1}")
+    return yy
+
+
+class MHAClassifier:
+    r"""Multi-head attention classifier :math:`\Phi(X;\theta)` with parameters ``U`` and ``W``.
+
+    Parameters
+    ----------
+    H : int
+        Number of heads, ``H >= 1``.
+    d : int
+        Token dimension.
+    normalization : {"sqrt", "mean"}
+        Output scale :math:`c_H = 1/\sqrt H` (paper) or :math:`1/H`.
+    query : {"first", "mean"}
+        Query token :math:`q(X) = x_1` (paper) or :math:`\frac1T\sum_t x_t`.
+    U, W : array_like, optional
+        Parameters, shapes ``(H, d)`` and ``(H, d, d)``. If omitted they are drawn by
+        :meth:`init` with ``rng``, ``init_scale`` and ``symmetric``.
+    rng : int, Generator or None
+        Randomness for the initialisation.
+    init_scale : float
+        Entries of ``U`` are :math:`N(0, s^2/d)`, entries of ``W`` are :math:`N(0, s^2/d^2)`.
+    symmetric : bool
+        If true every head gets the same draw (the symmetric start of SPEC §5).
+
+    Notes
+    -----
+    The flat parameter vector ``theta`` is ``concat(U.ravel(), W.ravel())`` of length
+    :math:`P = H(d + d^2)`. Every method takes an optional ``theta`` so that the optimiser
+    can evaluate other points without building new objects.
+    """
+
+    def __init__(self, H: int, d: int, normalization: str = "sqrt", query: str = "first",
+                 U=None, W=None, rng=None, init_scale: float = 1.0,
+                 symmetric: bool = False) -> None:
+        self.H = check_positive_int(H, "H")
+        self.d = check_positive_int(d, "d")
+        if normalization not in _NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {_NORMALIZATIONS}, got {normalization!r}")
+        if query not in _QUERIES:
+            raise ValueError(f"query must be one of {_QUERIES}, got {query!r}")
+        self.normalization = normalization
+        self.query = query
+        if (U is None) != (W is None):
+            raise ValueError("give both U and W, or neither (random initialisation)")
+        if U is None:
+            self.theta = self.init(rng, init_scale=init_scale, symmetric=symmetric)
+        else:
+            self.theta = self.pack(U, W)
+
+    # -- parameter plumbing ------------------------------------------------------------------
+    @property
+    def c(self) -> float:
+        """Output normalisation :math:`c_H`."""
+        return 1.0 / np.sqrt(self.H) if self.normalization == "sqrt" else 1.0 / self.H
+
+    @property
+    def n_params(self) -> int:
+        """:math:`P = H(d + d^2)`."""
+        return self.H * (self.d + self.d * self.d)
+
+    @property
+    def U(self) -> np.ndarray:
+        """Value vectors, shape ``(H, d)`` (a view of ``theta``)."""
+        return self.unpack(self.theta)[0]
+
+    @property
+    def W(self) -> np.ndarray:
+        """Attention matrices, shape ``(H, d, d)`` (a view of ``theta``)."""
+        return self.unpack(self.theta)[1]
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Flat parameter vector of length :attr:`n_params`."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, value) -> None:
+        self._theta = self._check_theta(value).copy()
+
+    def _check_theta(self, theta) -> np.ndarray:
+        if theta is None:
+            return self._theta
+        th = check_array(theta, "theta", ndim=1)
+        if th.shape[0] != self.n_params:
+            raise ValueError(
+                f"theta must have length H(d + d^2) = {self.n_params}, got {th.shape[0]}")
+        return th
+
+    def pack(self, U, W) -> np.ndarray:
+        """Flatten ``U (H, d)`` and ``W (H, d, d)`` into ``theta``."""
+        U = check_array(U, "U", ndim=2)
+        W = check_array(W, "W", ndim=3)
+        if U.shape != (self.H, self.d):
+            raise ValueError(f"U must have shape (H, d) = {(self.H, self.d)}, got {U.shape}")
+        if W.shape != (self.H, self.d, self.d):
+            raise ValueError(
+                f"W must have shape (H, d, d) = {(self.H, self.d, self.d)}, got {W.shape}")
+        return np.concatenate([U.ravel(), W.ravel()])
+
+    def unpack(self, theta) -> tuple[np.ndarray, np.ndarray]:
+        """Split ``theta`` into views ``U (H, d)`` and ``W (H, d, d)``."""
+        th = self._check_theta(theta)
+        k = self.H * self.d
+        return th[:k].reshape(self.H, self.d), th[k:].reshape(self.H, self.d, self.d)
+
+    def init(self, rng=None, init_scale: float = 1.0, symmetric: bool = False) -> np.ndarray:
+        r"""Draw :math:`\theta_0`: ``U ~ N(0, s^2/d)``, ``W ~ N(0, s^2/d^2)``; same draw per head
+        if ``symmetric`` (``init_scale = 0`` gives :math:`\theta_0 = 0`)."""
+        if not np.isfinite(init_scale) or init_scale < 0:
+            raise ValueError(f"init_scale must be finite and >= 0, got {init_scale}")
+        g = as_generator(rng)
+        nh = 1 if symmetric else self.H
+        U = g.standard_normal((nh, self.d)) * init_scale / np.sqrt(self.d)
+        W = g.standard_normal((nh, self.d, self.d)) * init_scale / self.d
+        if symmetric:
+            U = np.repeat(U, self.H, axis=0)
+            W = np.repeat(W, self.H, axis=0)
+        return np.concatenate([U.ravel(), W.ravel()])
+
+    def copy(self, theta=None) -> MHAClassifier:
+        """A classifier with the same architecture and parameters ``theta`` (default: own)."""
+        U, W = self.unpack(theta)
+        return MHAClassifier(self.H, self.d, self.normalization, self.query, U=U, W=W)
+
+    def is_symmetric(self, theta=None, rtol: float = 1e-12) -> bool:
+        """Whether all heads are equal (relative to the largest head) up to ``rtol``."""
+        U, W = self.unpack(theta)
+        scale = max(np.abs(U).max(initial=0.0), np.abs(W).max(initial=0.0), 1e-300)
+        return bool(max(np.abs(U - U[:1]).max(), np.abs(W - W[:1]).max()) <= rtol * scale)
+
+    # -- forward pass ------------------------------------------------------------------------
+    def _X(self, X) -> np.ndarray:
+        Xb, _ = check_inputs(X, d=self.d)
+        return Xb
+
+    def _queries(self, X: np.ndarray) -> np.ndarray:
+        return X[:, 0, :] if self.query == "first" else X.mean(axis=1)
+
+    def _forward(self, X: np.ndarray, theta: np.ndarray) -> dict:
+        n, T, d = X.shape
+        H = self.H
+        U, W = self.unpack(theta)
+        Q = self._queries(X)                                        # (n, d)
+        WQ = (Q @ W.reshape(H * d, d).T).reshape(n, H, d)           # W_h q_i
+        S = np.matmul(X, WQ.transpose(0, 2, 1))                     # (n, T, H) logits
+        S -= S.max(axis=1, keepdims=True)
+        np.exp(S, out=S)
+        S /= S.sum(axis=1, keepdims=True)                           # A: attention over tokens
+        V = (X.reshape(n * T, d) @ U.T).reshape(n, T, H)            # v_t = x_t^T U_h
+        heads = np.einsum("nth,nth->nh", S, V)                      # a^T v per head
+        return {"X": X, "Q": Q, "A": S, "V": V, "heads": heads, "phi": self.c * heads.sum(1)}
+
+    def decision_function(self, X, theta=None) -> np.ndarray:
+        r""":math:`\Phi(X_i;\theta)` for a batch ``(n, T, d)`` (or one ``(T, d)``): ``(n,)``."""
+        return self._forward(self._X(X), self._check_theta(theta))["phi"]
+
+    __call__ = decision_function
+
+    def attention(self, X, theta=None) -> np.ndarray:
+        """Attention weights of the query over tokens, shape ``(n, H, T)``."""
+        return self._forward(self._X(X), self._check_theta(theta))["A"].transpose(0, 2, 1)
+
+    def predict(self, X, theta=None) -> np.ndarray:
+        """Labels :math:`\\mathrm{sign}\\,\\Phi` in {-1, +1} (ties to +1)."""
+        return np.where(self.decision_function(X, theta) >= 0, 1.0, -1.0)
+
+    # -- gradients ---------------------------------------------------------------------------
+    def _grad_from_weights(self, f: dict, wa: np.ndarray, we: np.ndarray) -> np.ndarray:
+        r"""Blocks :math:`c\sum_i X_i^\top wa_i` (U) and :math:`c\sum_i X_i^\top we_i q_i^\top` (W).
+
+        ``wa, we`` have shape ``(n, T, H)``: per-token weights of the U and W blocks.
+        """
+        X, Q = f["X"], f["Q"]
+        n, T, d = X.shape
+        gU = wa.reshape(n * T, self.H).T @ X.reshape(n * T, d)              # (H, d)
+        R = np.matmul(we.transpose(0, 2, 1), X)                             # (n, H, d)
+        gW = R.reshape(n, self.H * d).T @ Q                                  # (H d, d)
+        return self.c * np.concatenate([gU.ravel(), gW.ravel()])
+
+    def output_gradient(self, X, theta=None) -> np.ndarray:
+        r"""Per-example gradients :math:`\nabla_\theta\Phi(X_i;\theta)`, shape ``(n, P)``.
+
+        Memory is :math:`nP` floats: meant for NTK features and tests, not for training.
+        """
+        f = self._forward(self._X(X), self._check_theta(theta))
+        X, Q, A, V = f["X"], f["Q"], f["A"], f["V"]
+        E = A * (V - f["heads"][:, None, :])                                # J v
+        gU = np.einsum("nth,ntd->nhd", A, X)
+        gW = np.einsum("nth,ntd,ne->nhde", E, X, Q)
+        n = X.shape[0]
+        return self.c * np.concatenate([gU.reshape(n, -1), gW.reshape(n, -1)], axis=1)
+
+    def loss(self, X, y, theta=None) -> float:
+        r"""Empirical logistic loss :math:`\hat L(\theta)`."""
+        Xb = self._X(X)
+        yy = _check_labels(y, Xb.shape[0])
+        return float(np.mean(logistic_loss(yy * self.decision_function(Xb, theta))))
+
+    def loss_and_grad(self, X, y, theta=None) -> tuple[float, np.ndarray]:
+        r""":math:`\hat L(\theta)` and :math:`\nabla\hat L = \frac1n\sum_i \ell'(y_i\Phi_i)\,y_i
+        \nabla\Phi_i`, computed without forming per-example gradients."""
+        Xb = self._X(X)
+        yy = _check_labels(y, Xb.shape[0])
+        return self._loss_and_grad(Xb, yy, self._check_theta(theta))
+
+    def _loss_and_grad(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray):
+        f = self._forward(X, theta)
+        m = y * f["phi"]
+        g = logistic_dloss(m) * y / X.shape[0]                               # (n,)
+        wa = f["A"] * g[:, None, None]
+        we = wa * (f["V"] - f["heads"][:, None, :])
+        return float(np.mean(logistic_loss(m))), self._grad_from_weights(f, wa, we)
+
+    # -- second order ------------------------------------------------------------------------
+    def _directional(self, f: dict, v: np.ndarray):
+        dU, dW = self.unpack(v)
+        X, Q, A, V = f["X"], f["Q"], f["A"], f["V"]
+        n, T, d = X.shape
+        dWQ = (Q @ dW.reshape(self.H * d, d).T).reshape(n, self.H, d)
+        dS = np.matmul(X, dWQ.transpose(0, 2, 1))
+        dV = (X.reshape(n * T, d) @ dU.T).reshape(n, T, self.H)
+        Vc = V - f["heads"][:, None, :]
+        dA = A * (dS - np.einsum("nth,nth->nh", A, dS)[:, None, :])         # J ds
+        JdV = A * (dV - np.einsum("nth,nth->nh", A, dV)[:, None, :])        # J dv
+        w = JdV + dA * Vc - A * np.einsum("nth,nth->nh", dA, V)[:, None, :]
+        dphi = self.c * (np.einsum("nth,nth->n", A, dV) + np.einsum("nth,nth->n", dA, V))
+        return dphi, dA, w, Vc
+
+    def output_hvp(self, X, v, weights=None, theta=None) -> np.ndarray:
+        r""":math:`\sum_i w_i \nabla^2\Phi(X_i;\theta)\,v` (default :math:`w_i = 1`): ``(P,)``."""
+        th = self._check_theta(theta)
+        f = self._forward(self._X(X), th)
+        vv = self._check_vector(v)
+        n = f["X"].shape[0]
+        wts = np.ones(n) if weights is None else check_array(weights, "weights", ndim=1)
+        if wts.shape[0] != n:
+            raise ValueError(f"weights has length {wts.shape[0]}, expected {n}")
+        _, dA, w, _ = self._directional(f, vv)
+        return self._grad_from_weights(f, dA * wts[:, None, None], w * wts[:, None, None])
+
+    def hvp(self, X, y, v, theta=None) -> np.ndarray:
+        r"""Hessian-vector product of the loss,
+
+        .. math::
+
+            \nabla^2\hat L\,v = \frac1n\sum_i \Big[\ell''(y_i\Phi_i)\langle\nabla\Phi_i, v\rangle
+            \nabla\Phi_i + \ell'(y_i\Phi_i)\,y_i\,\nabla^2\Phi_i v\Big].
+        """
+        Xb = self._X(X)
+        yy = _check_labels(y, Xb.shape[0])
+        f = self._forward(Xb, self._check_theta(theta))
+        vv = self._check_vector(v)
+        m = yy * f["phi"]
+        n = Xb.shape[0]
+        alpha = logistic_d2loss(m) / n
+        beta = logistic_dloss(m) * yy / n
+        dphi, dA, w, Vc = self._directional(f, vv)
+        alpha = alpha * dphi
+        A = f["A"]
+        wa = A * alpha[:, None, None] + dA * beta[:, None, None]
+        we = A * Vc * alpha[:, None, None] + w * beta[:, None, None]
+        return self._grad_from_weights(f, wa, we)
+
+    def _check_vector(self, v) -> np.ndarray:
+        vv = check_array(v, "v", ndim=1)
+        if vv.shape[0] != self.n_params:
+            raise ValueError(f"v must have length {self.n_params}, got {vv.shape[0]}")
+        return vv
+
+    def __repr__(self) -> str:
+        return (f"MHAClassifier(H={self.H}, d={self.d}, normalization={self.normalization!r}, "
+                f"query={self.query!r})")
