@@ -21,6 +21,16 @@ from .gadget import (
     solve_general_gadget,
 )
 from .gf2 import GF2Result, gf2_solve, noise_experiment, parity_equations, recover_parity
+from .lwr import (
+    lwr_closed_form_parts,
+    lwr_family,
+    lwr_gadget,
+    lwr_instance,
+    lwr_label_table,
+    lwr_range,
+    lwr_sq_dimension,
+    lwr_weights,
+)
 from .parity import (
     chi,
     closed_form_parts,
@@ -31,6 +41,15 @@ from .parity import (
     weighted_closed_form,
     weighted_count,
     weighted_count_instance,
+)
+from .report import (
+    CostRow,
+    cost_instances,
+    family_conditions,
+    format_cost_table,
+    format_family_conditions,
+    learner_cost,
+    plot_cost,
 )
 from .sq import (
     boolean_cube,
@@ -54,4 +73,8 @@ __all__ = [
     "noisy_pairwise_correlations", "separation_matrix", "sq_dimension", "sq_query_lower_bound",
     "sq_table", "walsh_hadamard",
     "GF2Result", "gf2_solve", "noise_experiment", "parity_equations", "recover_parity",
+    "lwr_closed_form_parts", "lwr_family", "lwr_gadget", "lwr_instance", "lwr_label_table",
+    "lwr_range", "lwr_sq_dimension", "lwr_weights",
+    "CostRow", "cost_instances", "family_conditions", "format_cost_table",
+    "format_family_conditions", "learner_cost", "plot_cost",
 ]

@@ -48,6 +48,8 @@ __all__ = [
 
 _RESTARTS = 12  # multi-start Nelder-Mead restarts for the temperature search
 _SEED = 20240206  # fixed seed: the chosen temperatures are a deterministic function of (g, a_max)
+MAX_HEADS = 12  # beyond this the system is numerically singular in float64 (cond > 1e16)
+RESIDUAL_TOL = 1e-8  # relative residual above which a solved gadget is rejected
 
 
 @dataclass(frozen=True)
@@ -143,9 +145,11 @@ def _optimise(g_key: tuple[float, ...], a_max: float) -> tuple[float, ...]:
         return float(np.log(np.abs(c).max() + 1e-300))
 
     rng = np.random.default_rng(_SEED)
-    # deterministic start: geometric temperatures up to a_max, then seeded random restarts
+    # deterministic starts: the shape of the measured optima (geometric small temperatures and
+    # one saturated head), a plain geometric ladder, then seeded random restarts
+    ladder = np.append(np.geomspace(0.1, 3.0, R - 1), 0.5 * a_max) if R > 1 else np.array([36.0])
     geo = np.geomspace(0.2, 0.9 * a_max, R)
-    starts = [np.log(geo / (a_max - geo))]
+    starts = [np.log(v / (a_max - v)) for v in (np.minimum(ladder, 0.95 * a_max), geo)]
     starts += [2.0 * rng.standard_normal(R) for _ in range(_RESTARTS)]
     best = None
     for u0 in starts:
@@ -180,6 +184,9 @@ def solve_general_gadget(g_values, a_max: float = 40.0, temperatures=None) -> Ga
     g = check_array(g_values, "g_values", ndim=1)
     if g.size < 1:
         raise ValueError("g_values must hold at least g(0)")
+    if g.size > MAX_HEADS:
+        raise ValueError(f"a gadget with {g.size} heads (R = {g.size - 1}) is beyond float64: "
+                         f"the condition exceeds 1e16 past {MAX_HEADS} heads; use the closed form")
     if not np.isfinite(a_max) or a_max <= 0:
         raise ValueError(f"a_max must be finite and > 0, got {a_max}")
     if temperatures is None:
@@ -188,7 +195,12 @@ def solve_general_gadget(g_values, a_max: float = 40.0, temperatures=None) -> Ga
         a = _check_temperatures(temperatures, g.size)
         if a[-1] > a_max:
             raise ValueError(f"temperatures exceed a_max = {a_max}: max is {a[-1]}")
-    return _solve(a, g)
+    gadget = _solve(a, g)
+    if not gadget.residual <= RESIDUAL_TOL * max(1.0, float(np.abs(g).max())):
+        raise ValueError(f"the gadget system is numerically singular: residual "
+                         f"{gadget.residual:.2e}, "
+                         f"condition {gadget.condition:.2e} with {g.size} heads")
+    return gadget
 
 
 def solve_gadget(m: int, a_max: float = 40.0, temperatures=None) -> Gadget:
