@@ -116,7 +116,11 @@ def _check_temperatures(a, heads: int) -> np.ndarray:
 
 def _solve(a: np.ndarray, g: np.ndarray) -> Gadget:
     M = gadget_matrix(a, g.size - 1)
-    c = np.linalg.solve(M, g)
+    try:
+        c = np.linalg.solve(M, g)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(f"the gadget system is numerically singular for temperatures "
+                         f"{a.tolist()}: {exc}") from exc
     residual = float(np.abs(M @ c - g).max())
     return Gadget(a.copy(), c, g.copy(), residual, float(np.linalg.cond(M)))
 
