@@ -4,6 +4,14 @@ Usage: ``python benchmarks/gd_step_vs_torch.py [--n 1000 --T 8 --d 32 --H 16 --r
 Prints a table and writes ``benchmarks/results/gd_step_vs_torch.csv``. Torch is optional: the
 torch row is skipped when it is not installed. Both sides use float64 and the same data and
 parameters; the gradients are compared before timing. Timings are medians over repeats.
+
+On a shared 2-core machine multi-threaded BLAS is very sensitive to load (measured: the same
+NumPy step 17 ms single-threaded vs 36-42 ms with 2 OpenBLAS threads under load). For a
+like-for-like comparison run both single-threaded::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/gd_step_vs_torch.py --threads 1
+
+The CSV name records the thread setting: ``gd_step_vs_torch_blas<k>.csv``.
 """
 
 from __future__ import annotations
@@ -101,15 +109,18 @@ def main(argv=None) -> int:
         print(f"{r['impl']:<40} {1e3 * r['seconds']:>8.2f} {r['ratio_to_torch']:>15.2f}")
     if torch is not None:
         print(f"max relative gradient difference numpy vs torch: {rows[-1]['grad_rel_err']:.1e}")
-    out = Path(__file__).parent / "results" / "gd_step_vs_torch.csv"
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    out = Path(__file__).parent / "results" / f"gd_step_vs_torch_blas{blas}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["impl", "n", "T", "d", "H", "seconds",
-                                           "ratio_to_torch", "grad_rel_err", "cpus"])
+                                           "ratio_to_torch", "grad_rel_err", "cpus",
+                                           "blas_threads"])
         w.writeheader()
         for r in rows:
             w.writerow({"n": args.n, "T": args.T, "d": args.d, "H": args.H,
-                        "cpus": os.cpu_count(), "grad_rel_err": "", **r})
+                        "cpus": os.cpu_count(), "grad_rel_err": "",
+                        "blas_threads": blas, **r})
     print(f"wrote {out}")
     return 0
 
