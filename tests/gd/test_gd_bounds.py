@@ -123,3 +123,12 @@ def test_realizability_radius_gives_small_loss_when_heads_suffice():
 def test_bound_functions_reject_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg):
         call()
+
+
+def test_generalization_bound_formula():
+    eps = 0.1 * 4.0 * 50 * math.exp(0.1 * 0.01 * 50) / 1000
+    got = gd.generalization_bound(avg_train_loss=0.3, eta=0.1, steps=50, n=1000, grad_bound=2.0,
+                                  kappa=0.01)
+    assert got == pytest.approx(2 * eps / (1 - eps) * 0.3)
+    assert gd.generalization_bound(avg_train_loss=0.3, eta=1.0, steps=1000, n=10,
+                                   grad_bound=2.0, kappa=0.0) == math.inf
