@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/provable-mha demo
 
 test: $(STAMP)
-	PROVABLE_MHA_QUICK=1 MPLBACKEND=Agg $(BIN)/python -m pytest -n $(NPROC) --dist loadfile -q
+	PROVABLE_MHA_QUICK=1 MPLBACKEND=Agg OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(NPROC) --dist loadfile -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks notebooks

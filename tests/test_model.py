@@ -13,7 +13,7 @@ def _reference_forward(thetas, ws, X):
     """Loop-by-loop definition of F(X), independent of the vectorised code."""
     k, d = X.shape
     out = np.zeros((k, d))
-    for th, w in zip(thetas, ws):
+    for th, w in zip(thetas, ws, strict=True):
         for a in range(k):
             logits = np.array([X[a] @ th @ X[b] for b in range(k)])
             p = np.exp(logits - logits.max())

@@ -24,10 +24,12 @@ which follows from :math:`\partial\alpha_{iab}/\partial\Theta_i[p,q]
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import blas
 
 from ..model import softmax
 
-__all__ = ["attention", "design_matrix", "theta_jacobian", "w_jacobian_apply", "solve_w"]
+__all__ = ["attention", "design_matrix", "theta_covariances", "theta_jacobian", "theta_normal_equations",
+           "w_jacobian_apply", "solve_w"]
 
 
 def attention(thetas: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -53,6 +55,22 @@ def solve_w(D: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
     return np.linalg.lstsq(D, Yf, rcond=None)[0]
 
 
+def theta_covariances(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, A: np.ndarray | None = None) -> np.ndarray:
+    r"""Attention covariances :math:`C_{iaqe} = \mathrm{Cov}_{b\sim\alpha_{ia}}(x_{bq}, (x_b^\top W_i)_e)`.
+
+    Returns shape ``(n*k, m, d, d)`` indexed ``[(n, a), i, q, e]``.
+    """
+    n, k, d = X.shape
+    m = thetas.shape[0]
+    A = attention(thetas, X) if A is None else A
+    V = np.einsum("nbd,mde->nmbe", X, ws, optimize=True)
+    xbar = np.einsum("nmab,nbd->nmad", A, X, optimize=True)
+    vbar = np.einsum("nmab,nmbe->nmae", A, V, optimize=True)
+    C = np.einsum("nmab,nbq,nmbe->namqe", A, X, V, optimize=True)
+    C -= np.einsum("nmaq,nmae->namqe", xbar, vbar, optimize=True)
+    return C.reshape(n * k, m, d, d)
+
+
 def theta_jacobian(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, A: np.ndarray | None = None) -> np.ndarray:
     r"""Jacobian of the flattened output :math:`F(X)` with respect to :math:`\mathrm{vec}\,\Theta`.
 
@@ -61,18 +79,45 @@ def theta_jacobian(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, A: np.ndar
     """
     n, k, d = X.shape
     m = thetas.shape[0]
-    A = attention(thetas, X) if A is None else A
-    V = np.einsum("nbd,mde->nmbe", X, ws, optimize=True)
-    xbar = np.einsum("nmab,nbd->nmad", A, X, optimize=True)
-    vbar = np.einsum("nmab,nmbe->nmae", A, V, optimize=True)
-    C = np.einsum("nmab,nbq,nmbe->nmaqe", A, X, V, optimize=True)
-    C -= xbar[..., :, None] * vbar[..., None, :]
-    J = np.einsum("nap,nmaqe->naempq", X, C, optimize=True)
+    C = theta_covariances(thetas, ws, X, A)
+    J = np.einsum("ap,aiqe->aeipq", X.reshape(n * k, d), C, optimize=True)
     return J.reshape(n * k * d, m * d * d)
 
 
+def theta_normal_equations(X: np.ndarray, C: np.ndarray, r: np.ndarray, Q: np.ndarray | None = None):
+    r"""Normal equations :math:`(J^\top P J,\ J^\top r)` of the Theta-Jacobian without forming ``J``.
+
+    With rows :math:`\rho=(n,a)` and :math:`J_{(\rho,e),(i,p,q)} = x_{\rho p}C_{\rho iqe}`,
+
+    .. math::
+
+        (J^\top J)_{(i,p,q),(j,p',q')} = \sum_\rho x_{\rho p}x_{\rho p'}\,(C_\rho C_\rho^\top)_{(i,q),(j,q')},
+
+    a sum of :math:`nk` Kronecker-structured terms (cost :math:`O(nk\,m^2d^4)` instead of
+    :math:`O(nk\,m^2d^5)`). If ``Q`` (orthonormal basis of the design's columns, ``(n*k, s)``)
+    is given, :math:`P = I - QQ^\top` acts on the row index for every output coordinate and
+    :math:`J^\top PJ = J^\top J - (Q^\top J)^\top(Q^\top J)`. ``r`` has shape ``(n*k, d)``.
+    """
+    rows, m, d, _ = C.shape
+    x = X.reshape(rows, d)
+    Cf = C.reshape(rows, m * d, d)
+    G = np.matmul(Cf, Cf.transpose(0, 2, 1))  # (rows, md, md)
+    Z = (x[:, :, None] * x[:, None, :]).reshape(rows, d * d)
+    H = (Z.T @ G.reshape(rows, -1)).reshape(d, d, m, d, m, d)
+    H = H.transpose(2, 0, 3, 4, 1, 5).reshape(m * d * d, m * d * d)
+    g = np.einsum("ap,aiqe,ae->ipq", x, C, r, optimize=True).ravel()
+    if Q is not None:
+        xC = (x[:, None, :, None, None] * C[:, :, None, :, :]).reshape(rows, -1)  # [a, (i,p,q,e)]
+        K = (Q.T @ xC).reshape(Q.shape[1], m * d * d, d).transpose(0, 2, 1).reshape(-1, m * d * d)
+        KtK = blas.dsyrk(1.0, K, trans=1)  # upper triangle of K^T K at half the flops
+        H -= KtK + np.triu(KtK, 1).T
+    return H, g
+
+
 def w_jacobian_apply(D: np.ndarray, d: int) -> np.ndarray:
-    r"""Jacobian of the flattened output with respect to :math:`\mathrm{vec}\,W` (rows ``(n,a,e)``, columns ``(i,p,e')``).
+    r"""Jacobian of the flattened output with respect to :math:`\mathrm{vec}\,W`.
+
+    Rows ``(n, a, e)``, columns ``(i, p, e')``.
 
     It is :math:`D \otimes I_d`: output entry :math:`(n,a,e)` depends on :math:`W[(i,p),e]` only.
     """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
@@ -22,7 +21,10 @@ MODES = ("practical", "provable")
 
 
 def min_examples(m: int, d: int, k: int) -> int:
-    r"""The information limit :math:`\lceil 2md/k\rceil`: parameters :math:`2md^2` over labels per example :math:`kd`."""
+    r"""The information limit :math:`\lceil 2md/k\rceil`.
+
+    Parameters :math:`2md^2` divided by the labels per example :math:`kd`.
+    """
     return math.ceil(2 * m * d / k)
 
 

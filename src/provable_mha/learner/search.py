@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .design import attention, design_matrix, theta_jacobian
+from .design import attention, design_matrix, theta_covariances, theta_jacobian, theta_normal_equations
 from .lm import levenberg_marquardt
 
 __all__ = ["LocalRun", "SearchResult", "varpro_residual", "local_search", "practical_search",
@@ -73,12 +73,28 @@ def varpro_residual(theta_flat: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int
 
 
 def _varpro_jac(theta_flat, X, Y, m):
+    """Kaufman's Jacobian :math:`-P^\\perp J_\\Theta`, formed explicitly (used by tests)."""
     n, k, d = X.shape
     thetas = theta_flat.reshape(m, d, d)
     A, Q, W, _ = _w_star(thetas, X, Y)
     J = theta_jacobian(thetas, W.reshape(m, d, d), X, A).reshape(n * k, d, -1)
     J -= np.einsum("rs,sej->rej", Q, np.einsum("rs,rej->sej", Q, J, optimize=True), optimize=True)
     return -J.reshape(n * k * d, -1)
+
+
+def _varpro_normal(theta_flat, r, X, Y, m):
+    """Normal equations of Kaufman's Jacobian via :func:`~.design.theta_normal_equations`.
+
+    :math:`J_{vp} = -P^\\perp J_\\Theta`, so :math:`J_{vp}^\\top J_{vp} = J_\\Theta^\\top P^\\perp J_\\Theta`
+    and, as :math:`r = P^\\perp Y` already lies in the range of :math:`P^\\perp`,
+    :math:`J_{vp}^\\top r = -J_\\Theta^\\top r`.
+    """
+    n, k, d = X.shape
+    thetas = theta_flat.reshape(m, d, d)
+    A, Q, W, _ = _w_star(thetas, X, Y)
+    C = theta_covariances(thetas, W.reshape(m, d, d), X, A)
+    H, g = theta_normal_equations(X, C, r.reshape(n * k, d), Q)
+    return H, -g
 
 
 def acceptance_threshold(Y: np.ndarray, noise: float, n_params: int) -> float:
@@ -103,14 +119,14 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     norm = float(np.linalg.norm(Y))
     fun = lambda t: varpro_residual(t, X, Y, m)[0]
     ftol = 0.5 * (0.1 * threshold * norm) ** 2
-    res = levenberg_marquardt(fun, lambda t: _varpro_jac(t, X, Y, m), theta0.ravel(),
-                              max_iter=max_iter, ftol=ftol)
+    res = levenberg_marquardt(fun, None, theta0.ravel(), normal=lambda t, r: _varpro_normal(t, r, X, Y, m),
+                              max_iter=max_iter, ftol=ftol, stall_window=15, stall_ratio=1.5)
     r, W = varpro_residual(res.x, X, Y, m)
     return LocalRun(res.x.reshape(m, d, d), W, float(np.linalg.norm(r) / norm), res.iterations,
                     res.evaluations, res.reason, start)
 
 
-def start_points(m: int, d: int, rng: np.random.Generator, count: int, scales=(0.5, 1.0, 2.0, 3.0)):
+def start_points(m: int, d: int, rng: np.random.Generator, count: int, scales=(1.0, 2.0, 0.5, 3.0)):
     """Random starts :math:`\\Theta_i = s\\,G_i/d` cycling through logit scales ``scales``."""
     for j in range(count):
         s = scales[j % len(scales)]

@@ -1,0 +1,134 @@
+"""End-to-end checks of pm.learn on planted instances (issue 3 targets)."""
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+import provable_mha as pm
+from provable_mha.learner import min_examples
+
+
+def _data(m, d, k, scale, seed, factor=3, noise=0.0, rank=None):
+    layer = pm.planted_instance(m, d, k, scale, rng=seed, rank=rank)
+    n_train = factor * min_examples(m, d, k)
+    n = int(np.ceil(n_train / 0.8))
+    X = pm.sample_boolean(n, k, d, seed + 1000)
+    Y = layer(X)
+    if noise:
+        Y = Y + noise * np.random.default_rng(seed + 2000).standard_normal(Y.shape)
+    Xt = pm.sample_boolean(2000, k, d, seed + 3000)
+    return layer, X, Y, Xt, layer(Xt)
+
+
+@pytest.mark.parametrize("m, d, k, scale", [(1, 8, 4, 0.5), (2, 8, 4, 3.0), (3, 8, 4, 2.0), (2, 16, 8, 1.0),
+                                            (4, 16, 8, 2.0)])
+def test_recovers_target_shapes_with_3x_information_limit(m, d, k, scale):
+    layer, X, Y, Xt, Yt = _data(m, d, k, scale, seed=11)
+    res = pm.learn(X, Y, m, rng=0)
+    assert res.n_train <= 3 * min_examples(m, d, k)
+    assert pm.relative_error(res, Xt, Yt) <= 1e-8
+    assert pm.match_heads(layer, res.layer).max_error <= 1e-6
+    assert res.certificate.certified
+    assert res.certificate.programs[0]["t_star"] <= 1e-8 * np.abs(Y).max()
+    assert [p.name for p in res.phases] == ["moments", "search", "refine", "certify"]
+
+
+def test_success_rate_binomial():
+    """Claim: on planted (2, 8, 4) instances, scale in [0.5, 3], learn succeeds w.p. >= 0.9.
+
+    Reject the claim if the number of successes over 10 fixed seeds is implausibly low.
+    """
+    scales = np.linspace(0.5, 3.0, 10)
+    ok = 0
+    for seed, s in enumerate(scales):
+        layer, X, Y, Xt, Yt = _data(2, 8, 4, float(s), seed=100 + seed)
+        try:
+            res = pm.learn(X, Y, 2, rng=seed)
+        except pm.LearnError:
+            continue
+        ok += pm.relative_error(res, Xt, Yt) <= 1e-8
+    assert binomtest(ok, len(scales), 0.9, alternative="less").pvalue > 0.05, ok
+
+
+def test_low_rank_scaled_dot_product_heads():
+    m, d, k = 2, 8, 4
+    layer, X, Y, Xt, Yt = _data(m, d, k, 1.5, seed=5, rank=d // m)
+    res = pm.learn(X, Y, m, rng=1)
+    assert pm.relative_error(res, Xt, Yt) <= 1e-8
+    assert pm.match_heads(layer, res.layer).max_error <= 1e-6
+
+
+def test_noise_error_scales_with_sigma():
+    errs = []
+    for sigma in (1e-3, 1e-2):
+        layer, X, Y, Xt, Yt = _data(2, 8, 4, 1.0, seed=3, factor=6, noise=sigma)
+        res = pm.learn(X, Y, 2, rng=0, noise=sigma)
+        assert res.certificate.certified, res.certificate.statement
+        errs.append(pm.relative_error(res, Xt, Yt))
+    # error is linear in sigma: a 10x larger sigma gives 3x to 30x the test error
+    assert 3 < errs[1] / errs[0] < 30, errs
+    assert errs[1] < 0.05
+
+
+def test_not_realisable_raises_learn_error():
+    layer, X, Y, _, _ = _data(3, 8, 4, 2.0, seed=4, factor=4)
+    with pytest.raises(pm.LearnError, match="no 1-head layer") as info:
+        pm.learn(X, Y, 1, rng=0, restarts=2)
+    assert info.value.diagnosis["train_relative_error"] > 1e-3
+
+
+def test_understated_noise_is_not_certified():
+    layer, X, Y, Xt, Yt = _data(1, 6, 3, 1.0, seed=6, factor=4, noise=1e-2)
+    with pytest.raises(pm.LearnError):
+        pm.learn(X, Y, 1, rng=0, restarts=1)  # noise=0 claimed: no fit reaches 1e-10
+    res = pm.learn(X, Y, 1, rng=0, restarts=1, strict=False)
+    assert not res.certificate.certified
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(m=0), ValueError, "m must be >= 1"),
+        (dict(m=2, mode="fast"), ValueError, "mode"),
+        (dict(m=2, holdout=1.5), ValueError, "holdout"),
+        (dict(m=2, noise=-1.0), ValueError, "noise"),
+        (dict(m=2, solver="NOPE"), ValueError, "not installed"),
+        (dict(m=20), pm.LearnError, "too few examples"),
+    ],
+)
+def test_bad_arguments(kwargs, exc, match):
+    layer, X, Y, _, _ = _data(2, 6, 3, 1.0, seed=1)
+    with pytest.raises(exc, match=match):
+        pm.learn(X, Y, **kwargs)
+
+
+def test_bad_data():
+    layer, X, Y, _, _ = _data(1, 4, 2, 1.0, seed=1)
+    with pytest.raises(ValueError, match="Boolean"):
+        pm.learn(X * 0.5, Y, 1)
+    with pytest.raises(ValueError, match="same shape"):
+        pm.learn(X, Y[:, :, :3], 1)
+    with pytest.raises(ValueError, match="NaN"):
+        pm.learn(X, np.full_like(Y, np.nan), 1)
+    with pytest.raises(ValueError, match=r"\(n, k, d\)"):
+        pm.learn(X[0], Y[0], 1)
+
+
+def test_result_round_trip_and_progress(tmp_path, capsys):
+    layer, X, Y, Xt, Yt = _data(2, 6, 3, 1.0, seed=2)
+    res = pm.learn(X, Y, 2, rng=3, progress=True)
+    path = pm.save(res, tmp_path / "res.npz", seed=3)
+    back = pm.load(path)
+    assert isinstance(back, pm.LearnResult)
+    assert back.layer == res.layer
+    assert back.certificate == res.certificate
+    assert [p.name for p in back.phases] == [p.name for p in res.phases]
+    assert back.phases[1].info["runs"] == res.phases[1].info["runs"]
+    assert "certificate" in res.summary()
+
+
+def test_same_seed_same_result():
+    layer, X, Y, _, _ = _data(2, 6, 3, 1.0, seed=9)
+    a = pm.learn(X, Y, 2, rng=4)
+    b = pm.learn(X, Y, 2, rng=4)
+    assert a.layer == b.layer
