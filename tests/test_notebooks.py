@@ -1,0 +1,43 @@
+"""Execute every notebook (jupytext py:percent) through a Jupyter kernel at quick size.
+
+The kernel is the ``python3`` kernelspec of ``ipykernel``; its ``argv`` starts ``python`` from
+``PATH``, so the interpreter running the tests is put first on ``PATH`` (``make test`` does not
+activate the virtualenv). Figures go to a temporary ``PROVABLE_MHA_FIGURES`` directory.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+jupytext = pytest.importorskip("jupytext")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+EXPECTED = {
+    "01_learning.py": {"01_phase_times.png", "01_search_runs.png", "01_test_error_vs_n.png"},
+    "02_lower_bounds.py": {"02_gadget_growth.png", "02_sq_dimension.png", "02_learner_cost.png"},
+    "03_gd_heads.py": {"03_loss_vs_heads.png", "03_gd_path.png"},
+    "04_torch_layer.py": {"04_low_rank_spectrum.png"},
+}
+
+
+def test_every_notebook_is_listed():
+    assert {p.name for p in NOTEBOOKS.glob("[0-9]*.py")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_notebook_executes(name, tmp_path, monkeypatch):
+    nb = jupytext.read(NOTEBOOKS / name)
+    kinds = [c.cell_type for c in nb.cells]
+    assert kinds.count("markdown") >= 3 and kinds.count("code") >= 3  # a notebook, not a script
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    monkeypatch.setenv("PROVABLE_MHA_QUICK", "1")
+    monkeypatch.setenv("PROVABLE_MHA_FIGURES", str(tmp_path))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client.execute()  # raises CellExecutionError with the traceback if any cell fails
+    written = {p.name for p in tmp_path.glob("*.png") if p.stat().st_size > 1000}
+    assert EXPECTED[name] <= written
