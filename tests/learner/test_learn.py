@@ -132,3 +132,16 @@ def test_same_seed_same_result():
     a = pm.learn(X, Y, 2, rng=4)
     b = pm.learn(X, Y, 2, rng=4)
     assert a.layer == b.layer
+
+
+def test_fit_that_fails_holdout_is_refused():
+    """A parity-gadget layer (sharp, degenerate heads) is fitted on training data but not identified."""
+    from provable_mha.hardness import parity_instance
+
+    layer = parity_instance([6], 2, 7)
+    X = pm.sample_boolean(224, 2, 7, 2)
+    with pytest.raises(pm.LearnError, match="held-out") as info:
+        pm.learn(X, layer(X), 2, rng=0)
+    res = info.value.diagnosis["result"]
+    assert not res.certificate.certified
+    assert res.train_relative_error < 1e-8 < res.certificate.max_residual

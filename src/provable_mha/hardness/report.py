@@ -92,9 +92,11 @@ def _search_size(result) -> float | None:
     for ph in items:
         ph = asdict(ph) if hasattr(ph, "__dataclass_fields__") else ph
         if isinstance(ph, dict):
-            for key in _SEARCH_KEYS:
-                if ph.get(key) is not None:
-                    return float(ph[key])
+            # top level, or nested in the learner's PhaseRecord.sizes / .info
+            for where in (ph, ph.get("sizes") or {}, ph.get("info") or {}):
+                for key in _SEARCH_KEYS:
+                    if isinstance(where, dict) and where.get(key) is not None:
+                        return float(where[key])
     return None
 
 

@@ -97,7 +97,8 @@ def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, n
         Confidence parameter of the certificate.
     strict : bool
         If true (default), raise :class:`~provable_mha.LearnError` instead of returning a layer that
-        does not fit the training data to the acceptance threshold.
+        does not fit the training data to the acceptance threshold or is not certified on the
+        held-out split. The uncertified result is then in ``err.diagnosis["result"]``.
 
     Returns
     -------
@@ -109,7 +110,7 @@ def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, n
         On malformed input (shapes, NaN/inf, non-Boolean entries, m < 1, bad options).
     LearnError
         Too few examples for :math:`(m, d, k)`, data not realisable by m heads (no start reaches
-        the acceptance threshold), or a solver failure.
+        the acceptance threshold), a fit that fails the held-out check, or a solver failure.
     """
     X, Y, m = _validate(X, Y, m, mode, noise, holdout, inputs)
     n, k, d = X.shape
@@ -190,5 +191,13 @@ def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, n
             f"may be understated, or more examples / restarts are needed.",
             {"train_relative_error": train_rel, "threshold": thr, "phases": [p.name for p in phases],
              "result": result},
+        )
+    if strict and not cert.certified:
+        raise LearnError(
+            f"the fitted layer explains the training data (relative residual {train_rel:.3e}) but fails the "
+            f"held-out check: max residual {cert.max_residual:.3e} > epsilon {cert.epsilon:.3e}. The parameters "
+            f"are not identified by {n_tr} examples (degenerate or sharp attention?); use more examples.",
+            {"train_relative_error": train_rel, "holdout_max_residual": cert.max_residual,
+             "epsilon": cert.epsilon, "result": result},
         )
     return result
