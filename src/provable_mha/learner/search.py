@@ -118,7 +118,9 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     n, k, d = X.shape
     norm = float(np.linalg.norm(Y))
     fun = lambda t: varpro_residual(t, X, Y, m)[0]
-    ftol = 0.5 * (0.1 * threshold * norm) ** 2
+    # polish well below the acceptance threshold: LM converges superlinearly there, so the
+    # extra iterations are few, and a stall at round-off is still judged by the threshold
+    ftol = 0.5 * (1e-4 * threshold * norm) ** 2
     res = levenberg_marquardt(fun, None, theta0.ravel(), normal=lambda t, r: _varpro_normal(t, r, X, Y, m),
                               max_iter=max_iter, ftol=ftol, stall_window=15, stall_ratio=1.5)
     r, W = varpro_residual(res.x, X, Y, m)
