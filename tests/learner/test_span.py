@@ -1,0 +1,123 @@
+"""span{W} by constrained ALS, the g-polytope (containment, vertices), span{Θ} and principal angles."""
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+import provable_mha as pm
+from provable_mha.learner.gpolytope import g_polytope, polytope_vertices
+from provable_mha.learner.sculpt import attention_from_outputs, theta_body
+from provable_mha.learner.span import (
+    _beta_step,
+    min_norm_point,
+    orthonormalize,
+    principal_angles,
+    theta_span,
+    w_span,
+)
+
+
+def _data(m, d, k, n, seed, scale=1.0, noise=0.0):
+    inst = pm.planted_instance(m=m, d=d, k=k, scale=scale, rng=seed)
+    X = pm.sample_boolean(n, k, d, seed + 100)
+    Y = inst(X)
+    if noise:
+        Y = Y + noise * np.random.default_rng(seed).standard_normal(Y.shape)
+    return inst, X, Y
+
+
+def _true_g(ws):
+    m, d, _ = ws.shape
+    Q, R = np.linalg.qr(ws.reshape(m, -1).T)
+    return Q.T.reshape(m, d, d), np.linalg.inv(R)  # basis, G = C^{-1} (W_i = sum_j R_ji V_j)
+
+
+def test_square_designs_fit_any_span_without_the_sum_constraint():
+    # why the constraint sum_b beta_ab = s is needed when m k = d: unconstrained rows fit anything
+    inst, X, Y = _data(2, 8, 4, 30, 0)
+    keep = ~np.any([np.all(np.abs(X[:, b] - s * X[:, c]) == 0, -1) for b in range(4) for c in range(b)
+                    for s in (1, -1)], axis=0)
+    V = orthonormalize(np.random.default_rng(1).standard_normal((2, 8, 8)))
+    _, fit = _beta_step(X[keep], Y[keep], V)
+    assert np.linalg.norm(fit - Y[keep]) / np.linalg.norm(Y[keep]) < 1e-10
+    _, fit_c = _beta_step(X[keep], Y[keep], V, np.eye(2)[0])
+    assert np.linalg.norm(fit_c - Y[keep]) / np.linalg.norm(Y[keep]) > 1e-3
+
+
+def test_w_span_one_head_exact():
+    inst, X, Y = _data(1, 8, 4, 40, 2)
+    sf = w_span(X, Y, 1, rng=0)
+    assert sf.residual < 1e-12
+    assert principal_angles(sf.basis, inst.ws).max() < 1e-10
+
+
+def test_w_span_two_heads_success_rate(quick):
+    # restarts reach the certified residual on most seeds (claim: >= 50% per seed at 6 restarts)
+    trials = 2 if quick else 4
+    ok = 0
+    for seed in range(trials):
+        inst, X, Y = _data(2, 8, 4, 80, seed + 1)
+        sf = w_span(X, Y, 2, rng=seed, restarts=6, max_iter=300)
+        good = sf.residual < 1e-10
+        if good:  # a certified residual means the right span
+            assert principal_angles(sf.basis, inst.ws).max() < 1e-6
+        ok += good
+    assert binomtest(ok, trials, 0.5, alternative="less").pvalue > 0.01
+
+
+def test_w_span_validates():
+    inst, X, Y = _data(2, 8, 4, 10, 0)
+    with pytest.raises(ValueError, match="m\\*k <= d"):
+        w_span(X, Y, 3)
+    with pytest.raises(ValueError, match="n\\*k >= m\\*d"):
+        w_span(X[:2], Y[:2], 2)
+
+
+@pytest.mark.parametrize("scale,seed", [(1.0, 0), (2.0, 1), (2.0, 2)])
+def test_g_polytope_contains_truth_and_vertices_converge(scale, seed):
+    inst, X, Y = _data(2, 8, 4, 100, seed, scale=scale)
+    V, G = _true_g(inst.ws)
+    P = g_polytope(X, Y, V)
+    assert max(P.violation(g) for g in G) == 0.0
+    assert np.abs(G @ P.s - 1).max() <= max(P.s_tolerance, 1e-12)
+    pv = polytope_vertices(P)
+    assert len(pv.points) == 2
+    cost = np.linalg.norm(G[:, None] - pv.points[None], axis=-1) / np.linalg.norm(G, axis=1)[:, None]
+    err = min(max(cost[0, 0], cost[1, 1]), max(cost[0, 1], cost[1, 0]))  # best head matching
+    # sharper attention -> weights near 0 -> vertices close to the g_i (measured: ~2% at scale 1,
+    # < 1e-3 at scale 2 from 100 examples)
+    assert err < (0.05 if scale == 1.0 else 2e-3)
+
+
+def test_g_polytope_three_heads_contains_truth():
+    inst, X, Y = _data(3, 12, 4, 60, 0)
+    V, G = _true_g(inst.ws)
+    P = g_polytope(X, Y, V)
+    assert max(P.violation(g) for g in G) == 0.0
+    pv = polytope_vertices(P)
+    assert len(pv.points) >= 3
+    # every true g_i lies in the convex hull, so each is within the bounding box of the vertices
+    assert np.all(G.min(0) >= pv.points.min(0) - 1e-9) and np.all(G.max(0) <= pv.points.max(0) + 1e-9)
+
+
+def test_g_polytope_noisy_containment():
+    inst, X, Y = _data(2, 8, 4, 60, 3, noise=1e-3)
+    V, G = _true_g(inst.ws)
+    P = g_polytope(X, Y, V, noise=1e-3)
+    assert max(P.violation(g) for g in G) == 0.0
+
+
+def test_g_polytope_requires_orthonormal_basis():
+    inst, X, Y = _data(2, 8, 4, 10, 0)
+    with pytest.raises(ValueError, match="orthonormal"):
+        g_polytope(X, Y, inst.ws)
+
+
+@pytest.mark.filterwarnings("ignore:Solution may be inaccurate")
+def test_theta_span_from_body_centres():
+    inst, X, Y = _data(2, 8, 4, 30, 4)
+    ai = attention_from_outputs(X, Y, inst.ws)
+    cents = np.array([min_norm_point(theta_body(X, ai.lower[:, i], ai.upper[:, i])) for i in range(2)])
+    basis, sv = theta_span(cents, 2)
+    assert principal_angles(basis, inst.thetas).max() < 1e-5
+    assert np.allclose(cents, inst.thetas, atol=1e-5)
