@@ -2,9 +2,10 @@
 
 Usage::
 
-    python benchmarks/learner_vs_baselines.py            # full grid, 3 seeds (~40 min, 2 cores)
+    python benchmarks/learner_vs_baselines.py            # full grid, 3 seeds, 120 s cap
+    python benchmarks/learner_vs_baselines.py --time-cap 60   # the committed results (~45 min)
     python benchmarks/learner_vs_baselines.py --quick    # smoke run: 2 small cells, 1 seed
-    python benchmarks/learner_vs_baselines.py --summarize benchmarks/results/learner.csv
+    python benchmarks/learner_vs_baselines.py --summarize benchmarks/results/raw/learner.csv
 
 Methods, each on the *same* planted instance and the *same* training examples:
 
@@ -23,13 +24,19 @@ error <= 1e-8 on 2000 fresh Boolean examples. A baseline that hits the time cap 
 failure. Seeds are the outer loop, and every row is appended to the CSV as soon as it is
 measured, so an interrupted run still leaves complete cells for the first seeds.
 
-CSV columns (``benchmarks/results/learner.csv``): ``method``, ``cell`` (label), ``m, d, k,
+Output. One row per (seed, cell, method) in ``benchmarks/results/raw/learner.csv``, columns:
+``method``, ``cell`` (label), ``m, d, k,
 scale``, ``variant`` (planted / near_degenerate / spec_reference), ``seed``, ``n_train``,
 ``n_holdout`` (ours only), ``info_limit`` (ceil 2md/k), ``samples_multiple`` (n_train /
 info_limit), ``success`` (0/1), ``test_rel_error``, ``train_rel_error``, ``seconds`` (wall time
 of the call), ``ratio_to_a`` (seconds / seconds of a on the same seed and cell), ``restarts``
 (starts run), ``timed_out``, ``time_cap``, ``search_seconds`` (ours: the search phase),
 ``load_before, load_after`` (1-minute load average), ``cpus``, ``blas_threads``.
+The table per (cell, method) goes to ``benchmarks/results/learner.csv`` (rendered into the
+README), columns: ``method``, ``cell``, ``n_train``, ``x_info_limit`` (n_train / ceil 2md/k),
+``success`` (successes/seeds), ``median_seconds``, ``ratio_to_a`` (median seconds / median
+seconds of a in the same cell and run), ``timeouts``, ``median_load`` (1-minute load average
+after the calls, on ``cpus`` cores). ``--quick`` writes ``learner_quick.csv`` beside each.
 """
 
 from __future__ import annotations
@@ -161,8 +168,12 @@ def _run_cell(cell, seed, cap, writer, fh):
     fh.flush()
 
 
-def summarize(path) -> list[dict]:
-    """Aggregate a results CSV per (cell, method) and print the table; returns the table rows."""
+SUMMARY = ["method", "cell", "n_train", "x_info_limit", "success", "median_seconds", "ratio_to_a",
+           "timeouts", "median_load", "cpus"]
+
+
+def summarize(path, out=None) -> list[dict]:
+    """Aggregate a per-run CSV per (cell, method), print the table, optionally write it to ``out``."""
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     cells = list(dict.fromkeys(r["cell"] for r in rows))
@@ -181,15 +192,22 @@ def summarize(path) -> list[dict]:
             ok = sum(int(r["success"]) for r in rs)
             tout = sum(int(r["timed_out"] or 0) for r in rs)
             row = {"method": meth, "cell": cell, "n_train": rs[0]["n_train"],
-                   "multiple": float(rs[0]["samples_multiple"]), "success": f"{ok}/{len(rs)}",
-                   "median_seconds": med, "ratio_to_a": ratio, "timeouts": tout}
+                   "x_info_limit": float(rs[0]["samples_multiple"]), "success": f"{ok}/{len(rs)}",
+                   "median_seconds": round(med, 3), "ratio_to_a": round(ratio, 4), "timeouts": tout,
+                   "median_load": round(statistics.median(float(r["load_after"]) for r in rs), 2),
+                   "cpus": rs[0]["cpus"]}
             table.append(row)
-            print(f"{meth:<15} {cell:<30} {row['n_train']:>7} {row['multiple']:>6.1f} "
+            print(f"{meth:<15} {cell:<30} {row['n_train']:>7} {row['x_info_limit']:>6.1f} "
                   f"{row['success']:>8} {med:>9.2f} {ratio:>10.3f} {tout:>8}")
     loads = [float(r["load_after"]) for r in rows]
     if loads:
         print(f"1-min load average during the run: median {statistics.median(loads):.2f}, "
               f"max {max(loads):.2f} on {rows[0]['cpus']} cpus")
+    if out is not None:
+        with open(out, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=SUMMARY)
+            writer.writeheader()
+            writer.writerows(table)
     return table
 
 
@@ -207,27 +225,29 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 3; quick 1)")
     p.add_argument("--time-cap", type=float, default=None, help="per-call cap for each baseline, s")
     p.add_argument("--cells", nargs="*", default=None, help="cells as m,d,k,scale (planted)")
-    p.add_argument("--out", type=Path, default=None, help="CSV path")
-    p.add_argument("--summarize", type=Path, default=None, help="only print the table of a CSV")
+    p.add_argument("--out", type=Path, default=None, help="directory for the CSVs (default results/)")
+    p.add_argument("--summarize", type=Path, default=None,
+                   help="only tabulate a per-run CSV (writes the table CSV when --out is given)")
     args = p.parse_args(argv)
+    name = "learner_quick.csv" if args.quick else "learner.csv"
+    results = args.out or Path(__file__).parent / "results"
     if args.summarize:
-        summarize(args.summarize)
+        summarize(args.summarize, results / name if args.out else None)
         return 0
     cells = _parse_cells(args.cells) if args.cells else (QUICK if args.quick else GRID + EXTRA)
     seeds = args.seeds or (1 if args.quick else 3)
     cap = args.time_cap or (30.0 if args.quick else 120.0)
-    name = "learner_quick.csv" if args.quick else "learner.csv"
-    out = args.out or Path(__file__).parent / "results" / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    print(f"{len(cells)} cells x {seeds} seeds, baseline cap {cap:.0f} s, writing {out}", flush=True)
-    with open(out, "w", newline="") as fh:
+    raw = results / "raw" / name
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    print(f"{len(cells)} cells x {seeds} seeds, baseline cap {cap:.0f} s, writing {raw}", flush=True)
+    with open(raw, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         writer.writeheader()
         for seed in range(seeds):
             for cell in cells:
                 _run_cell(cell, seed, cap, writer, fh)
-    summarize(out)
-    print(f"wrote {out}")
+    summarize(raw, results / name)
+    print(f"wrote {raw} and {results / name}")
     return 0
 
 

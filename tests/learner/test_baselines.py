@@ -81,11 +81,14 @@ def test_benchmark_reproduces_learn_split(bench):
 
 
 def test_benchmark_quick_mode_runs(bench, tmp_path, capsys):
-    out = tmp_path / "learner_quick.csv"
-    assert bench.main(["--quick", "--cells", "1,4,2,1", "--time-cap", "10", "--out", str(out)]) == 0
-    with open(out, newline="") as fh:
+    assert bench.main(["--quick", "--cells", "1,4,2,1", "--time-cap", "10", "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "raw" / "learner_quick.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["method"] for r in rows] == ["ours", "a_fd_varpro_lm", "b_adam"]
     assert set(rows[0]) == set(bench.FIELDS)
     assert all(r["n_train"] == "12" for r in rows)
+    with open(tmp_path / "learner_quick.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert [r["method"] for r in table] == ["ours", "a_fd_varpro_lm", "b_adam"]
+    assert set(table[0]) == set(bench.SUMMARY) and table[1]["ratio_to_a"] == "1.0"
     assert "ratio to a" in capsys.readouterr().out
