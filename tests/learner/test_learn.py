@@ -145,3 +145,19 @@ def test_fit_that_fails_holdout_is_refused():
     res = info.value.diagnosis["result"]
     assert not res.certificate.certified
     assert res.train_relative_error < 1e-8 < res.certificate.max_residual
+
+
+def test_provable_mode_end_to_end_one_head():
+    layer, X, Y, Xt, Yt = _data(1, 8, 4, 1.0, seed=21, factor=4)
+    res = pm.learn(X, Y, 1, mode="provable", rng=0)
+    assert res.mode == "provable" and res.certificate.certified
+    assert pm.relative_error(res, Xt, Yt) <= 1e-8
+    names = [p.name for p in res.phases]
+    assert names[0] == "moments" and names[-2:] == ["refine", "certify"] and len(names) > 4
+    assert names.count("certify") == 1
+
+
+def test_provable_mode_requires_mk_at_most_d():
+    layer, X, Y, _, _ = _data(3, 8, 4, 1.0, seed=22)
+    with pytest.raises(pm.LearnError, match="m.k"):
+        pm.learn(X, Y, 3, mode="provable", rng=0)
