@@ -161,3 +161,16 @@ def test_provable_mode_requires_mk_at_most_d():
     layer, X, Y, _, _ = _data(3, 8, 4, 1.0, seed=22)
     with pytest.raises(pm.LearnError, match="m.k"):
         pm.learn(X, Y, 3, mode="provable", rng=0)
+
+
+def test_compare_to_truth_reports_principal_angles():
+    from provable_mha.learner import compare_to_truth
+
+    layer, X, Y, Xt, Yt = _data(2, 8, 4, 1.0, seed=31)
+    res = pm.learn(X, Y, 2, rng=0)
+    cmp = compare_to_truth(res, layer, Xt)
+    assert cmp.test_relative_error <= 1e-8 and cmp.max_parameter_error <= 1e-6
+    assert len(cmp.theta_angles) == 2 and max(cmp.theta_angles + cmp.w_angles) < 1e-6
+    other = pm.planted_instance(2, 8, 4, 1.0, rng=32)
+    far = compare_to_truth(other, layer, Xt)
+    assert max(far.theta_angles) > 0.1 and far.test_relative_error > 0.1

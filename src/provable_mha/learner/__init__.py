@@ -6,7 +6,9 @@
 names CVXPY solvers, :mod:`.design` holds the shared algebra.
 """
 
+from .evaluate import TruthComparison, compare_to_truth
 from .pipeline import learn, min_examples
 from .result import Certificate, LearnResult, PhaseRecord
 
-__all__ = ["learn", "min_examples", "LearnResult", "Certificate", "PhaseRecord"]
+__all__ = ["learn", "min_examples", "LearnResult", "Certificate", "PhaseRecord", "compare_to_truth",
+           "TruthComparison"]
