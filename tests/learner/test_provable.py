@@ -37,6 +37,16 @@ def test_two_heads_with_given_span_is_exact():
     assert pm.relative_error(pm.MultiHeadAttention(fit.thetas, fit.ws), Xt, inst(Xt)) < 1e-8
 
 
+def test_two_heads_span_found_from_data():
+    # the instance on which the ALS span step used to stall (residual 7.7e-2)
+    inst = pm.planted_instance(2, 8, 4, 1.0, rng=7)
+    X = pm.sample_boolean(125, 4, 8, 8)
+    fit = provable_fit(X, inst(X), 2, rng=0)
+    assert fit.info["span_residual"] < 1e-10
+    assert _err(inst, fit) < 1e-8
+    assert fit.phases[0].solver == "numpy-lm"
+
+
 def test_net_route_finds_the_heads():
     # force the fallback: with a net instead of the vertices the same heads come out
     inst, X, Y = _data(2, 8, 4, 60, 2)

@@ -2,13 +2,15 @@
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
 
 import provable_mha as pm
 from provable_mha.learner.gpolytope import g_polytope, polytope_vertices
-from provable_mha.learner.sculpt import attention_from_outputs, theta_body
+from provable_mha.learner.sculpt import _degenerate_tokens, attention_from_outputs, theta_body
 from provable_mha.learner.span import (
     _beta_step,
+    _contrasts,
+    _vp_normal,
+    _vp_state,
     min_norm_point,
     orthonormalize,
     principal_angles,
@@ -51,18 +53,62 @@ def test_w_span_one_head_exact():
     assert principal_angles(sf.basis, inst.ws).max() < 1e-10
 
 
-def test_w_span_two_heads_success_rate(quick):
-    # restarts reach the certified residual on most seeds (claim: >= 50% per seed at 6 restarts)
-    trials = 2 if quick else 4
-    ok = 0
-    for seed in range(trials):
+def test_w_span_two_heads_lm_certifies(quick):
+    # variable-projection LM from moment starts: every seed certified, and certified = right span
+    for seed in range(2 if quick else 4):
         inst, X, Y = _data(2, 8, 4, 80, seed + 1)
-        sf = w_span(X, Y, 2, rng=seed, restarts=6, max_iter=300)
-        good = sf.residual < 1e-10
-        if good:  # a certified residual means the right span
-            assert principal_angles(sf.basis, inst.ws).max() < 1e-6
-        ok += good
-    assert binomtest(ok, trials, 0.5, alternative="less").pvalue > 0.01
+        sf = w_span(X, Y, 2, rng=seed)
+        assert sf.residual < 1e-10
+        assert principal_angles(sf.basis, inst.ws).max() < 1e-6
+        assert np.linalg.norm(sf.sum_w - inst.ws.sum(0)) < 1e-8 * np.linalg.norm(inst.ws.sum(0))
+
+
+def test_w_span_succeeds_where_als_stalled():
+    # measured: ALS (6 restarts x 400 sweeps) stalls at residual 7.7e-2 on this instance, and at
+    # 4e-3..9e-2 on (2, 16, 8) with 60 examples
+    inst = pm.planted_instance(2, 8, 4, 1.0, rng=7)
+    X = pm.sample_boolean(125, 4, 8, 8)
+    sf = w_span(X, inst(X), 2, rng=0)
+    assert sf.residual < 1e-10 and principal_angles(sf.basis, inst.ws).max() < 1e-6
+    inst, X, Y = _data(2, 16, 8, 60, 1)
+    sf = w_span(X, Y, 2, rng=0)
+    assert sf.residual < 1e-10 and principal_angles(sf.basis, inst.ws).max() < 1e-6
+
+
+def test_w_span_als_fallback_one_head():
+    inst, X, Y = _data(1, 8, 4, 40, 2)
+    sf = w_span(X, Y, 1, rng=0, method="als")
+    assert sf.residual < 1e-12
+    assert principal_angles(sf.basis, inst.ws).max() < 1e-10
+
+
+def _fd_jacobian(X, Y, U, h=1e-6):
+    m, d, _ = U.shape
+    f = lambda u: _vp_state(X, Y, u.reshape(m, d, d), _contrasts(X.shape[1]))[0].ravel()  # noqa: E731
+    x0 = U.ravel()
+    return np.stack([(f(x0 + h * e) - f(x0 - h * e)) / (2 * h) for e in np.eye(x0.size)], 1)
+
+
+def test_span_normal_equations_match_finite_differences():
+    inst, X, Y = _data(2, 8, 4, 30, 3)
+    keep = ~_degenerate_tokens(X)
+    X, Y = X[keep], Y[keep]
+    Hc = _contrasts(4)
+    # residual = the constrained beta-step's, with V_0 = sum_j s_j U_j
+    U = orthonormalize(np.random.default_rng(0).standard_normal((2, 8, 8)))
+    R, _, _, _, _, s = _vp_state(X, Y, U, Hc)
+    V = np.stack([np.einsum("j,jpe->pe", s, U), U[1]])
+    assert np.allclose(R, Y - _beta_step(X, Y, V, np.eye(2)[0])[1], atol=1e-10)
+    # the gradient J^T r is exact everywhere (the dropped Kaufman term is orthogonal to r)
+    H, g, R = _vp_normal(X, Y, U, Hc)
+    J = _fd_jacobian(X, Y, U)
+    assert np.linalg.norm(g - J.T @ R.ravel()) < 1e-6 * np.linalg.norm(g)
+    # at the true span (zero residual) Kaufman's J^T J is the exact Gauss-Newton matrix
+    Ut = orthonormalize(inst.ws)
+    H, g, R = _vp_normal(X, Y, Ut, Hc)
+    J = _fd_jacobian(X, Y, Ut)
+    assert np.linalg.norm(R) < 1e-12 * np.linalg.norm(Y)
+    assert np.abs(H - J.T @ J).max() < 1e-6 * np.abs(H).max()
 
 
 def test_w_span_validates():
@@ -71,6 +117,8 @@ def test_w_span_validates():
         w_span(X, Y, 3)
     with pytest.raises(ValueError, match="n\\*k >= m\\*d"):
         w_span(X[:2], Y[:2], 2)
+    with pytest.raises(ValueError, match="method"):
+        w_span(X, Y, 2, method="newton")
 
 
 @pytest.mark.parametrize("scale,seed", [(1.0, 0), (2.0, 1), (2.0, 2)])

@@ -2,8 +2,8 @@ r"""Phase v, provable mode: span → β → g-polytope → α → Θ-step → W-
 
 Pipeline of :func:`provable_fit` (notation of :mod:`.gpolytope`):
 
-1. :math:`\mathrm{span}\{W_i\}` by :func:`.span.w_span` (or a given basis), certified by its
-   residual.
+1. :math:`\mathrm{span}\{W_i\}` by :func:`.span.w_span` (variable-projection
+   Levenberg–Marquardt from moment starts, or a given basis), certified by its residual.
 2. :math:`\hat\beta` and the polytope :math:`P\ni g_1..g_m` (:func:`.gpolytope.g_polytope`).
 3. Candidates for the rows of :math:`G=C^{-1}`: the vertices of :math:`P` when it is a
    simplex; otherwise a net of :math:`P` with covering radius :math:`h`. A net point
@@ -181,7 +181,7 @@ def _reject(X, P: GPolytope, g, h, n_feas, solver):
 
 def provable_fit(X, Y, m: int, *, noise: float = 0.0, solver: str | None = None, rng=None,
                  progress: bool = False, net_resolution: float = 0.05, max_candidates: int = 200,
-                 w_basis=None, span_restarts: int = 6, span_iter: int = 400) -> ProvableFit:
+                 w_basis=None, span_restarts: int = 6, span_iter: int | None = None) -> ProvableFit:
     r"""The provable mode (module docstring). Needs :math:`mk\le d`.
 
     Parameters
@@ -202,6 +202,9 @@ def provable_fit(X, Y, m: int, *, noise: float = 0.0, solver: str | None = None,
         Largest net enumerated; a larger one raises :class:`LearnError` (its size is reported).
     w_basis : array_like (m, d, d), optional
         A basis of :math:`\mathrm{span}\{W_i\}` from elsewhere (skips phase iii).
+    span_restarts, span_iter : int, optional
+        Starts and iterations per start of :func:`.span.w_span` (``span_iter`` defaults to its
+        default).
 
     Raises
     ------
@@ -225,7 +228,7 @@ def provable_fit(X, Y, m: int, *, noise: float = 0.0, solver: str | None = None,
     ynorm = float(np.linalg.norm(Yb))
     res_tol = 1e-8 if noise == 0 else 4 * noise * math.sqrt(Yb.size) / ynorm
 
-    with timed_phase(phases, "span", solver="numpy-als") as rec:
+    with timed_phase(phases, "span", solver="numpy-lm") as rec:
         if w_basis is not None:
             basis, span_res = orthonormalize(w_basis), float("nan")
         else:
@@ -237,7 +240,7 @@ def provable_fit(X, Y, m: int, *, noise: float = 0.0, solver: str | None = None,
     say(f"[provable] span residual {span_res:.2e}")
     if not (span_res <= res_tol) and w_basis is None:
         rec.status = "failed"
-        raise LearnError(f"span{{W_i}} not found: best ALS residual {span_res:.2e} > {res_tol:.1e} "
+        raise LearnError(f"span{{W_i}} not found: best residual {span_res:.2e} > {res_tol:.1e} "
                          f"after {span_restarts} restarts", {"phase": "span", "residual": span_res})
 
     with timed_phase(phases, "g-polytope", solver=None) as rec:

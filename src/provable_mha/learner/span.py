@@ -1,20 +1,22 @@
 r"""Phases iii–iv: :math:`\mathrm{span}\{W_i\}` from data and :math:`\mathrm{span}\{\Theta_i\}` from bodies.
 
 **span{W}.** Row :math:`a` of an example is :math:`y_a=\sum_b x_b^\top M_{ab}` with every
-:math:`M_{ab}=\sum_j\beta_{jab}V_j` in the m-dimensional span. Alternating least squares on
-:math:`(\beta, V)`:
-
-* β-step: for fixed :math:`V`, :math:`\beta_a=B_n^+y_a` per example (batched SVD; needs
-  :math:`mk\le d`), i.e. β is eliminated exactly — the variable-projection function of V;
-* V-step: for fixed β, :math:`Y=\Phi V` with :math:`\Phi_{(n,a),(j,p)}=\sum_b\beta_{jab}x_{bp}`
-  is the W-step design with attention replaced by β (:func:`.design.solve_w`).
-
-Each step cannot increase :math:`\|Y-\hat Y\|_F`; the gauge :math:`V\to VR`,
-:math:`\beta\to R^{-1}\beta` is fixed by orthonormalising :math:`V` (Frobenius) after every
-V-step. Multi-start; a basis is *certified* by its relative residual
-:math:`\|Y-\hat Y\|_F/\|Y\|_F` (round-off when noiseless and the span is right, since then
-:math:`\beta=C\alpha` fits exactly). The nuclear-norm convex route has :math:`nk^2d^2`
-variables and is only practical for tiny instances, so it is not used.
+:math:`M_{ab}=\sum_j\beta_{jab}U_j` in the m-dimensional span and :math:`\sum_b\beta_{ab}=s` the
+same for every row (attention rows sum to 1; without this, square row designs fit any span).
+Writing :math:`\beta_{ja\cdot}=s_j/k+H z_{aj}` (``H`` an orthonormal basis of the zero-sum
+vectors, contrast tokens :math:`\tilde x_t=\sum_bH_{bt}x_b`), the model
+:math:`\hat y_a=\sum_js_jU_j^\top\bar x+A_nz_a`, :math:`A_n=[U_j^\top\tilde x_t]`, is linear in
+:math:`(z, s)` for a fixed orthonormal basis ``U``, so both are eliminated (variable projection):
+the residual is :math:`r_a=P_n(y_a-O_ns)` with :math:`P_n=I-A_nA_n^+`, :math:`O_n=[U_j^\top\bar x]`
+and ``s`` from an m×m system. ``U`` is fitted by Levenberg–Marquardt with Kaufman's Jacobian
+(:func:`_vp_normal`; normal equations formed without ``J``), re-orthonormalised after every step
+(the gauge :math:`U\to UR`). Starts come from a degree-3 moment (:func:`_moment_starts`): random
+starts end in spurious minima far from the span. A basis is *certified* by its relative
+residual :math:`\|Y-\hat Y\|_F/\|Y\|_F` (round-off when noiseless and the span is right).
+``method="als"`` keeps the former alternating least squares on :math:`(\beta, V)` with the
+gauge :math:`s=e_0` (:math:`V_0=\sum_iW_i`): β-step the constrained row least squares
+:func:`_beta_step`, V-step the W-step design with attention replaced by β. The nuclear-norm
+convex route has :math:`nk^2d^2` variables and is not used.
 
 **span{Θ}.** The top-m left singular space of the stacked body centres (least-squares /
 minimum-norm points of the Θ-bodies); :func:`min_norm_point` gives the minimum-Frobenius-norm
@@ -72,7 +74,7 @@ def _beta_step(X, Y, V, s=None):
         HE = H.reshape(n, m * k, m, k).sum(-1)  # H E^T: (n, mk, m)
         K = HE.reshape(n, m, k, m).sum(2)  # E H E^T: (n, m, m)
         viol = C.reshape(n, m, k, k).sum(2) - s[None, :, None]  # (n, m, a)
-        C = C - HE @ np.linalg.solve(K, viol)
+        C = C - HE @ (np.linalg.pinv(K, hermitian=True) @ viol)  # K is singular for rank-deficient B
     fit = np.einsum("nej,nja->nae", B, C, optimize=True)
     beta = C.reshape(n, m, k, k).transpose(0, 1, 3, 2)  # [n, j, a, b]
     return beta, fit
@@ -90,9 +92,156 @@ def _gauge(V):
     return np.concatenate([M[:, :1], Q], axis=1).T.reshape(m, d, d)
 
 
+def _contrasts(k: int) -> np.ndarray:
+    """Orthonormal basis ``(k, k-1)`` of the token-weight vectors that sum to 0."""
+    return np.linalg.svd(np.ones((1, k)))[2][1:].T
+
+
+def _vp_state(X, Y, U, Hc):
+    r"""Variable-projection state of the span ``U (m, d, d)`` (β and the sum vector s eliminated).
+
+    Returns the residual ``R (n, k, d)``, the β-weighted tokens ``Phi (n, k, m, d)`` (the model
+    is :math:`\hat y_a=\sum_j V_j^\top\Phi_{aj}`), the per-example projectors ``P (n, d, d)``,
+    ``PO (n, d, m)`` (:math:`P_nO_n`), the Gram matrix of the s-columns and ``s``.
+    """
+    n, k, d = X.shape
+    m = U.shape[0]
+    Xt = np.einsum("bt,nbp->ntp", Hc, X)  # contrast tokens (n, k-1, d)
+    xbar = X.mean(1)
+    A = np.einsum("ntp,jpe->nejt", Xt, U, optimize=True).reshape(n, d, m * (k - 1))
+    Ua, S, Wt = np.linalg.svd(A, full_matrices=False)
+    keep = S > S[:, :1] * 1e-12
+    Uk = Ua * keep[:, None, :]
+    O = np.einsum("np,jpe->nej", xbar, U, optimize=True)  # offset columns U_j^T xbar
+    PO = O - np.einsum("nei,nfi,nfc->nec", Uk, Uk, O, optimize=True)
+    gram = k * np.einsum("nec,nef->cf", PO, PO)
+    s = np.linalg.lstsq(gram, np.einsum("nec,ne->c", PO, Y.sum(1)), rcond=None)[0]
+    Z0 = Y - (O @ s)[:, None, :]
+    R = Z0 - np.einsum("nei,nfi,naf->nae", Uk, Uk, Z0, optimize=True)
+    Sinv = np.where(keep, 1.0 / np.where(keep, S, 1.0), 0.0)
+    z = np.einsum("nij,ni,nei,nae->naj", Wt, Sinv, Ua, Z0, optimize=True).reshape(n, k, m, k - 1)
+    Phi = np.einsum("najt,ntp->najp", z, Xt, optimize=True) + s[None, None, :, None] * xbar[:, None, None, :]
+    P = np.eye(d)[None] - np.einsum("nei,nfi->nef", Uk, Uk)
+    return R, Phi, P, PO, gram, s
+
+
+def _vp_normal(X, Y, U, Hc):
+    r"""Kaufman normal equations :math:`(J^\top J, J^\top r)` of the span residual, and ``R``.
+
+    :math:`J=-(I-QQ^\top)\,\mathrm{blkdiag}(P_n)\,\partial_V\hat y`; row :math:`(n,a,e)`,
+    column :math:`(j,p,f)` of the middle factor is :math:`-P_n[e,f]\Phi_{najp}`, so
+    :math:`J^\top J=\sum_n(\Phi_n^\top\Phi_n)\otimes P_n-K^\top K` with :math:`K=Q^\top J` the
+    m rows of the s-columns (``Q`` their orthonormalisation), and :math:`J^\top r=-\Phi^\top R`.
+    """
+    n, k, d = X.shape
+    m = U.shape[0]
+    R, Phi, P, PO, gram, _ = _vp_state(X, Y, U, Hc)
+    Pf = Phi.reshape(n, k, m * d)
+    G = np.einsum("nai,naj->nij", Pf, Pf, optimize=True)
+    H = np.einsum("nij,nef->iejf", G, P, optimize=True).reshape(m * d * d, m * d * d)
+    K = np.einsum("nfc,ni->cif", PO, Pf.sum(1), optimize=True).reshape(m, -1)
+    H -= K.T @ np.linalg.pinv(gram, hermitian=True) @ K
+    g = -np.einsum("nai,nae->ie", Pf, R, optimize=True).ravel()
+    return H, g, R
+
+
+def _vp_lm(X, Y, U0, *, max_iter: int, tol: float, window: int = 25):
+    r"""Levenberg–Marquardt on the Grassmannian: ``U`` is re-orthonormalised after every step.
+
+    A start stops when the residual fell by less than a factor 2 over ``window`` iterations (a
+    spurious minimum: near a zero-residual solution Gauss–Newton converges quadratically).
+
+    The :math:`m^2` gauge directions :math:`\delta V_j = U_l` (``J`` vanishes on them) get the
+    mean curvature added, so the damped system is nonsingular and steps stay orthogonal to them.
+    Returns ``(U, relative residual, iterations)``.
+    """
+    n, k, d = X.shape
+    m = U0.shape[0]
+    Hc = _contrasts(k)
+    yn = float(np.linalg.norm(Y))
+    U = orthonormalize(U0)
+    res = float(np.linalg.norm(_vp_state(X, Y, U, Hc)[0])) / yn
+    lam, it, hist = 1e-3, 0, [res]
+    for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
+        if res <= tol or (len(hist) > window and hist[-1 - window] < 2 * res):
+            break
+        H, g, _ = _vp_normal(X, Y, U, Hc)
+        gauge = np.zeros((m, m, m, d * d))
+        for j in range(m):
+            gauge[j, :, j] = U.reshape(m, -1)
+        gauge = gauge.reshape(m * m, -1).T  # orthonormal columns (U is)
+        H += np.trace(H) / H.shape[0] * (gauge @ gauge.T)
+        D = np.diag(np.maximum(np.diag(H), 1e-12 * np.max(np.diag(H))))
+        improved = False
+        while lam < 1e16:
+            Un = orthonormalize(U + np.linalg.solve(H + lam * D, -g).reshape(m, d, d))
+            rn = float(np.linalg.norm(_vp_state(X, Y, Un, Hc)[0])) / yn
+            if rn < res:
+                U, res, improved, lam = Un, rn, True, max(lam / 3, 1e-12)
+                break
+            lam *= 4
+        hist.append(res)
+        if not improved:
+            break
+    return U, res, it
+
+
+def _moment_starts(X, Y, m: int, count: int, candidates: int, gen):
+    r"""Starts ``[S_0, random combinations of the top-2m right singular vectors of T]``.
+
+    ``S_0`` is the uniform-attention estimate of :math:`\sum_iW_i`. To first order in Θ, the
+    centred degree-3 moment :math:`T_{(p,q),(r,e)}=\mathrm{mean}_{n,a}\sum_b x_{ap}\tilde x_{bq}
+    \tilde x_{br}E_{ae}` (:math:`\tilde x_b=x_b-\bar x`, :math:`E` the residual of ``S_0``,
+    :math:`q\ne r`) is :math:`\propto\sum_i\Theta_i\otimes W_i` up to symmetrisation in
+    :math:`(q,r)`, so its row space leans towards :math:`\mathrm{span}\{W_i\}`. Of
+    ``candidates`` random starts the ``count`` with the smallest residual are returned.
+    """
+    n, k, d = X.shape
+    xbar = X.mean(1)
+    S0 = np.linalg.lstsq(np.repeat(xbar, k, axis=0), Y.reshape(n * k, d), rcond=None)[0]
+    if m == 1:
+        return [S0[None]]
+    E = Y - (xbar @ S0)[:, None, :]
+    Xc = X - xbar[:, None, :]
+    T = np.einsum("nap,nbq,nbr,nae->pqre", X, Xc, Xc, E, optimize=True)
+    T[:, np.arange(d), np.arange(d)] = 0.0
+    top = np.linalg.svd(T.reshape(d * d, d * d))[2][: min(2 * m, d * d)].reshape(-1, d, d)
+    Hc = _contrasts(k)
+    cands = []
+    for _ in range(max(candidates, count)):
+        U = np.concatenate([S0[None], np.einsum("rj,jpe->rpe", gen.standard_normal((m - 1, len(top))), top)])
+        cands.append((float(np.linalg.norm(_vp_state(X, Y, orthonormalize(U), Hc)[0])), U))
+    cands.sort(key=lambda c: c[0])
+    return [c[1] for c in cands[:count]]
+
+
+def _als(X, Y, V, *, max_iter: int, tol: float, stall: float):
+    """Constrained ALS with Bro's extrapolation from ``V``; returns ``(V, residual, iterations)``."""
+    n, k, d = X.shape
+    m = V.shape[0]
+    e0 = np.eye(m)[0]
+    ynorm = float(np.linalg.norm(Y))
+    Yf = Y.reshape(n * k, d)
+    V = _gauge(V)
+    res_prev, res, it, omega = np.inf, np.inf, 0, 1.0
+    for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
+        beta, fit = _beta_step(X, Y, V, e0)
+        res = float(np.linalg.norm(fit - Y)) / ynorm
+        if res <= tol or res > res_prev * (1 - stall):
+            break
+        res_prev = res
+        AX = np.einsum("njab,nbp->najp", beta, X, optimize=True).reshape(n * k, m * d)
+        Vn = _gauge(solve_w(AX, Yf).reshape(m, d, d))
+        Vt = _gauge(Vn + omega * (Vn - V))  # line-search extrapolation V + omega (Vn - V)
+        rt = float(np.linalg.norm(_beta_step(X, Y, Vt, e0)[1] - Y)) / ynorm
+        rn = float(np.linalg.norm(_beta_step(X, Y, Vn, e0)[1] - Y)) / ynorm
+        V, omega = (Vt, min(omega * 1.5, 64.0)) if rt < rn else (Vn, 1.0)
+    return V, res, it
+
+
 @dataclass
 class SpanFit:
-    r"""A basis of :math:`\mathrm{span}\{W_i\}` fitted by alternating least squares.
+    r"""A basis of :math:`\mathrm{span}\{W_i\}` fitted from data.
 
     Attributes
     ----------
@@ -103,6 +252,10 @@ class SpanFit:
     iterations : int
     restarts : list of dict
         ``{"residual", "iterations"}`` per start.
+    sum_w : ndarray (d, d) or None
+        The fitted :math:`\sum_iW_i` (the common row sum of the coefficients).
+    dropped : int
+        Examples with equal or opposite tokens, not used.
     """
 
     basis: np.ndarray
@@ -113,9 +266,9 @@ class SpanFit:
     dropped: int = 0
 
 
-def w_span(X, Y, m: int, *, restarts: int = 4, max_iter: int = 400, tol: float = 1e-13, stall: float = 1e-6,
-           rng=None, init=None) -> SpanFit:
-    r"""Fit an m-dimensional :math:`\mathrm{span}\{W_i\}` by ALS / variable projection (module docstring).
+def w_span(X, Y, m: int, *, restarts: int = 6, max_iter: int | None = None, tol: float = 1e-13,
+           stall: float = 1e-6, rng=None, init=None, method: str = "lm") -> SpanFit:
+    r"""Fit an m-dimensional :math:`\mathrm{span}\{W_i\}` (module docstring).
 
     Parameters
     ----------
@@ -123,19 +276,27 @@ def w_span(X, Y, m: int, *, restarts: int = 4, max_iter: int = 400, tol: float =
     m : int
         Number of heads; :math:`mk\le d` is required.
     restarts : int
-        Random starts (the first uses ``init`` when given). Stops early once a start reaches
-        ``tol``.
-    max_iter : int
-        ALS sweeps per start.
+        Starts (the first uses ``init`` when given); stops early once a start reaches ``tol``.
+        ``"lm"``: the best of ``10 * restarts`` moment starts by residual; ``"als"``: random.
+    max_iter : int, optional
+        Iterations per start (default 200 for ``"lm"``, 400 ALS sweeps for ``"als"``).
     tol : float
         Target relative residual.
+    stall : float
+        ALS only: stop a start when a sweep improves the residual by less than this fraction.
     init : array_like (m, d, d), optional
         A starting basis (e.g. from a crude moment estimate).
+    method : {"lm", "als"}
+        Variable-projection Levenberg–Marquardt (default) or constrained ALS.
     """
     Xb, Yb = _check_xy(X, Y)
     n, k, d = Xb.shape
     m = check_positive_int(m, "m")
     restarts = check_positive_int(restarts, "restarts")
+    if method not in ("lm", "als"):
+        raise ValueError(f"method must be 'lm' or 'als', got {method!r}")
+    max_iter = check_positive_int(max_iter if max_iter is not None else (200 if method == "lm" else 400),
+                                  "max_iter")
     if m * k > d:
         raise ValueError(f"w_span needs m*k <= d (got m={m}, k={k}, d={d})")
     if n * k < m * d:
@@ -145,42 +306,30 @@ def w_span(X, Y, m: int, *, restarts: int = 4, max_iter: int = 400, tol: float =
     if keep.sum() * k < m * d:
         raise ValueError(f"too few non-degenerate examples ({int(keep.sum())}) for m*d = {m * d}")
     Xb, Yb = Xb[keep], Yb[keep]
-    n = Xb.shape[0]
-    ynorm = float(np.linalg.norm(Yb))
-    Yf = Yb.reshape(n * k, d)
-    e0 = np.eye(m)[0]
-    # crude sum_i W_i (uniform attention): y_a ~ mean_b x_b^T S
-    S0 = np.linalg.lstsq(np.repeat(Xb.mean(1), k, axis=0), Yf, rcond=None)[0]
+    if method == "lm":
+        starts = _moment_starts(Xb, Yb, m, restarts, 10 * restarts, gen)
+    else:
+        S0 = _moment_starts(Xb, Yb, 1, 1, 1, gen)[0]
+        starts = [np.concatenate([S0, gen.standard_normal((m - 1, d, d)) / np.sqrt(d)])
+                  for _ in range(restarts)]
+    if init is not None:
+        V = check_array(init, "init", ndim=3).copy()
+        if V.shape != (m, d, d):
+            raise ValueError(f"init must have shape {(m, d, d)}, got {V.shape}")
+        starts = [V] + starts[: restarts - 1]
     best: SpanFit | None = None
     history = []
-    for r in range(restarts):
-        if r == 0 and init is not None:
-            V = check_array(init, "init", ndim=3).copy()
-            if V.shape != (m, d, d):
-                raise ValueError(f"init must have shape {(m, d, d)}, got {V.shape}")
+    for V in starts:
+        if method == "lm":
+            U, res, it = _vp_lm(Xb, Yb, V, max_iter=max_iter, tol=tol)
+            s = _vp_state(Xb, Yb, U, _contrasts(k))[5]
+            sum_w = np.einsum("j,jpe->pe", s, U)
         else:
-            V = np.concatenate([S0[None], gen.standard_normal((m - 1, d, d)) / np.sqrt(d)])
-        V = _gauge(V)
-        res_prev, res, it, omega = np.inf, np.inf, 0, 1.0
-        for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
-            beta, fit = _beta_step(Xb, Yb, V, e0)
-            res = float(np.linalg.norm(fit - Yb)) / ynorm
-            if res <= tol or res > res_prev * (1 - stall):
-                break
-            res_prev = res
-            AX = np.einsum("njab,nbp->najp", beta, Xb, optimize=True).reshape(n * k, m * d)
-            Vn = _gauge(solve_w(AX, Yf).reshape(m, d, d))
-            # line-search extrapolation (Bro's accelerated ALS): try V + omega (Vn - V)
-            Vt = _gauge(Vn + omega * (Vn - V))
-            rt = float(np.linalg.norm(_beta_step(Xb, Yb, Vt, e0)[1] - Yb)) / ynorm
-            rn = float(np.linalg.norm(_beta_step(Xb, Yb, Vn, e0)[1] - Yb)) / ynorm
-            if rt < rn:
-                V, omega = Vt, min(omega * 1.5, 64.0)
-            else:
-                V, omega = Vn, 1.0
+            U, res, it = _als(Xb, Yb, V, max_iter=max_iter, tol=tol, stall=stall)
+            sum_w = U[0].copy()
         history.append({"residual": res, "iterations": it})
         if best is None or res < best.residual:
-            best = SpanFit(orthonormalize(V), res, it, sum_w=V[0].copy())
+            best = SpanFit(orthonormalize(U), res, it, sum_w=sum_w)
         if best.residual <= tol:
             break
     assert best is not None
