@@ -174,3 +174,17 @@ def test_compare_to_truth_reports_principal_angles():
     other = pm.planted_instance(2, 8, 4, 1.0, rng=32)
     far = compare_to_truth(other, layer, Xt)
     assert max(far.theta_angles) > 0.1 and far.test_relative_error > 0.1
+
+
+def test_noisy_certificate_holds_with_probability_1_minus_delta():
+    """Claim: a correct fit to noisy data is certified w.p. >= 1 - delta (delta = 0.05).
+
+    epsilon = sigma sqrt(1 + p/N_tr) sqrt(2 ln(2 N_h / delta)); over 20 fixed seeds the number
+    of uncertified runs must not be implausibly large for a failure rate <= delta.
+    """
+    failures, trials = 0, 20
+    for seed in range(trials):
+        layer, X, Y, _, _ = _data(1, 4, 2, 1.0, seed=200 + seed, factor=5, noise=0.01)
+        res = pm.learn(X, Y, 1, rng=seed, noise=0.01, strict=False, restarts=4)
+        failures += not res.certificate.certified
+    assert binomtest(failures, trials, 0.05, alternative="greater").pvalue > 0.01, failures

@@ -67,11 +67,16 @@ def output_bound(ws: np.ndarray, radius: float = 1.0) -> float:
 
 def holdout_certificate(layer: MultiHeadAttention, Xh: np.ndarray, Yh: np.ndarray, *, delta: float = 0.05,
                         noise: float = 0.0, label_bound: float | None = None, radius: float = 1.0,
+                        leverage: float = 0.0,
                         rel_tol: float = 1e-8, programs: list | None = None) -> Certificate:
     r"""Held-out certificate for ``layer`` on ``(Xh, Yh)`` (independent of training).
 
     ``epsilon`` is the tolerance per entry: :math:`10^{-8}\cdot\max|Y|` plus, with noise level
-    :math:`\sigma`, the level :math:`\sigma\sqrt{2\ln(2N_h/\delta)}` that Gaussian noise stays
+    :math:`\sigma`, the level :math:`\sigma\sqrt{1+h}\sqrt{2\ln(2N_h/\delta)}`. Here
+    :math:`h` (``leverage``) is the mean leverage :math:`p/N_{tr}` of a least-squares fit of
+    :math:`p` parameters to :math:`N_{tr}` noisy labels: to first order a held-out residual is
+    :math:`(\hat F-F)-\xi \sim N(0,\sigma^2(1+h))`, the estimation error adding to the noise
+    :math:`\xi`; a residual at this level on all entries is then what Gaussian noise stays
     below on all :math:`N_h` held-out entries with probability :math:`1-\delta`.
     ``certified`` is true iff every held-out residual is within ``epsilon``.
     """
@@ -82,7 +87,7 @@ def holdout_certificate(layer: MultiHeadAttention, Xh: np.ndarray, Yh: np.ndarra
     ymax = float(np.abs(Yh).max())
     eps = rel_tol * ymax
     if noise > 0:
-        eps += noise * np.sqrt(2 * np.log(2 * Yh.size / delta))
+        eps += noise * np.sqrt(1.0 + leverage) * np.sqrt(2 * np.log(2 * Yh.size / delta))
     per_example_max = np.abs(R).reshape(nh, -1).max(axis=1)
     max_res = float(per_example_max.max())
     rms = float(np.sqrt(np.mean(R**2)))

@@ -177,8 +177,8 @@ def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, n
         lp = w_step_lp(Xtr, Ytr, thetas, solver)
         rec.solver, rec.status = lp["solver"], lp["status"]
         rec.sizes = {"lp_variables": lp["n_variables"], "lp_constraints": lp["n_constraints"], "holdout": n_h}
-        cert = holdout_certificate(layer, Xh, Yh, delta=delta, noise=noise,
-                                   radius=float(np.abs(X).max()), programs=[lp])
+        cert = holdout_certificate(layer, Xh, Yh, delta=delta, noise=noise, radius=float(np.abs(X).max()),
+                                   leverage=2 * m * d * d / Ytr.size, programs=[lp])
         rec.info = {"t_star": lp["t_star"], "certified": cert.certified}
     if bar is not None:
         bar.update(1)
