@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/learner_vs_baselines.py            # full grid, 3 seeds, 120 s cap
-    python benchmarks/learner_vs_baselines.py --time-cap 60   # the committed results (~45 min)
+    OPENBLAS_NUM_THREADS=1 python benchmarks/learner_vs_baselines.py --time-cap 60   # the committed results (~25 min)
     python benchmarks/learner_vs_baselines.py --quick    # smoke run: 2 small cells, 1 seed
     python benchmarks/learner_vs_baselines.py --summarize benchmarks/results/raw/learner.csv
 
