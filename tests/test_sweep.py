@@ -92,9 +92,13 @@ def test_joblib_backend_matches_serial(tmp_path):
     assert len(new) == 3
     rows = read_results(tmp_path / "a.csv")
     assert sorted(_keys(rows)) == sorted(c.key for c in cells)
-    serial = {c.key: TINY(c)["test_error"] for c in cells}
-    assert all(float(r["test_error"]) == pytest.approx(float(serial[k]), rel=1e-6, abs=1e-14)
-               for r, k in zip(rows, _keys(rows), strict=True))
+    serial = {c.key: TINY(c) for c in cells}
+    for r, k in zip(rows, _keys(rows), strict=True):
+        # the same outcome per cell: a refused fit (learn_error) in one back end is refused in the other
+        assert r["status"] == serial[k]["status"]
+        if r["status"] == "ok":
+            assert float(r["test_error"]) == pytest.approx(float(serial[k]["test_error"]), rel=1e-6, abs=1e-14)
+    assert any(r["status"] == "ok" for r in rows)
 
 
 def test_dask_local_cluster(tmp_path):
