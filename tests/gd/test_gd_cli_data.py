@@ -29,11 +29,19 @@ def test_gd_subcommand_runs_and_writes_files(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv", [["gd", "--H", "0,2"], ["gd", "--H", "a"],
-                                  ["gd", "--normalization", "l1"]])
+                                  ["gd", "--normalization", "l1"], ["gd", "--lr", "fast"],
+                                  ["gd", "--lr", "-1"]])
 def test_gd_subcommand_rejects_bad_arguments(argv, capsys):
     with pytest.raises(SystemExit):
         _parser().parse_args(argv)
     assert "error" in capsys.readouterr().err
+
+
+def test_gd_subcommand_safe_step(capsys):
+    args = _parser().parse_args(["gd", "--H", "1,4", "--n", "30", "--n-test", "50", "--T", "4",
+                                 "--d", "5", "--steps", "5", "--seeds", "1", "--lr", "safe"])
+    assert args.lr == "safe" and args.func(args) == 0
+    assert "lr=safe" in capsys.readouterr().out
 
 
 def test_gd_subcommand_bad_values_raise_valueerror():

@@ -47,6 +47,19 @@ def run(args) -> int:
     return 0
 
 
+def _step(text: str) -> float | str:
+    """A positive step size, or the word ``safe``."""
+    if text == "safe":
+        return text
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'safe', got {text!r}") from exc
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"step size must be a positive finite number, got {text!r}")
+    return value
+
+
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``gd`` subcommand to an ``argparse`` sub-parser collection and return it."""
     p = subparsers.add_parser("gd", help="train/test loss of GD against the number of heads")
@@ -57,7 +70,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--T", type=int, default=8, help="tokens per example")
     p.add_argument("--d", type=int, default=16, help="token dimension")
     p.add_argument("--steps", type=int, default=300, help="GD steps")
-    p.add_argument("--lr", type=float, default=1.0, help="fixed step size")
+    p.add_argument("--lr", type=_step, default=1.0,
+                   help="fixed step size, or 'safe' for the certified step of docs/gd.md §4 at every step")
     p.add_argument("--seeds", type=int, default=3, help="random initialisations per H")
     p.add_argument("--init-scale", type=float, default=1.0)
     p.add_argument("--normalization", choices=["sqrt", "mean"], default="sqrt")

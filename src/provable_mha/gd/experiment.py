@@ -82,7 +82,7 @@ class HeadsExperiment:
 
 
 def heads_experiment(H_values=(1, 2, 4, 8, 16), *, n: int = 200, n_test: int = 2000,
-                     T: int = 8, d: int = 16, steps: int = 300, lr: float = 1.0,
+                     T: int = 8, d: int = 16, steps: int = 300, lr: float | str = 1.0,
                      seeds: int = 3, init_scale: float = 1.0, normalization: str = "sqrt",
                      data_seed: int = 0, data_kwargs: dict | None = None) -> HeadsExperiment:
     r"""Train/test loss of full-batch GD against the number of heads :math:`H`.
@@ -95,8 +95,9 @@ def heads_experiment(H_values=(1, 2, 4, 8, 16), *, n: int = 200, n_test: int = 2
         Training/test sizes and token shape (data fixed across H and seeds).
     steps : int
         GD steps per run.
-    lr : float
-        Fixed step size (the same for every H, so the comparison is at equal step size).
+    lr : float or "safe"
+        Fixed step size (the same for every H, so the comparison is at equal step size), or
+        ``"safe"``: the certified step of each model at every step, which grows with H.
     seeds : int
         Random initialisations per H (seeds ``0..seeds-1``).
     init_scale, normalization
