@@ -128,7 +128,7 @@ def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, n
     perm = gen.permutation(n)
     Xtr, Ytr, Xh, Yh = X[perm[n_h:]], Y[perm[n_h:]], X[perm[:n_h]], Y[perm[:n_h]]
     phases: list[PhaseRecord] = []
-    bar = _progress(progress, restarts + 4, f"learn m={m} ({mode})")
+    bar = _progress(progress, restarts + 4, f"learn m={m} ({mode}) on {n_tr} train + {n_h} held-out examples")
 
     with timed_phase(phases, "moments", solver="numpy-lstsq", sizes={"rows": n_tr * k, "d": d}) as rec:
         mom = crude_sum_w(Xtr, Ytr)
@@ -181,7 +181,8 @@ def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, n
                                    leverage=2 * m * d * d / Ytr.size, programs=[lp])
         rec.info = {"t_star": lp["t_star"], "certified": cert.certified}
     if bar is not None:
-        bar.update(1)
+        bar.set_postfix_str("certified" if cert.certified else "NOT certified")
+        bar.update(bar.total - bar.n)  # the search may have stopped before its last start
         bar.close()
 
     train_rel = float(np.linalg.norm(layer(Xtr) - Ytr) / np.linalg.norm(Ytr))
