@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _planted import planted_data
 
 import provable_mha as pm
 from provable_mha.learner.gpolytope import g_polytope, polytope_vertices
@@ -18,14 +19,7 @@ from provable_mha.learner.span import (
     w_span,
 )
 
-
-def _data(m, d, k, n, seed, scale=1.0, noise=0.0):
-    inst = pm.planted_instance(m=m, d=d, k=k, scale=scale, rng=seed)
-    X = pm.sample_boolean(n, k, d, seed + 100)
-    Y = inst(X)
-    if noise:
-        Y = Y + noise * np.random.default_rng(seed).standard_normal(Y.shape)
-    return inst, X, Y
+_data = planted_data
 
 
 def _true_g(ws):
