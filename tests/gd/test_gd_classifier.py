@@ -101,3 +101,20 @@ def test_methods_reject_bad_input():
         m.decision_function(np.full((1, 2, 3), np.nan))
     with pytest.raises(ValueError, match="v must have length"):
         m.hvp(X, np.ones(4), np.zeros(3))
+
+
+def test_loss_and_grad_buffers_do_not_alias_results():
+    """_loss_and_grad reuses scratch buffers; returned gradients must be independent copies."""
+    rng = np.random.default_rng(0)
+    model = MHAClassifier(3, 4, rng=1)
+    X = rng.standard_normal((20, 5, 4))
+    y = np.where(rng.standard_normal(20) > 0, 1.0, -1.0)
+    t1, t2 = model.theta.copy(), model.theta + 0.1 * rng.standard_normal(model.n_params)
+    l1, g1 = model.loss_and_grad(X, y, t1)
+    g1_copy = g1.copy()
+    l2, g2 = model.loss_and_grad(X, y, t2)
+    np.testing.assert_array_equal(g1, g1_copy)
+    fresh = MHAClassifier(3, 4, rng=1)
+    np.testing.assert_allclose(g2, fresh.loss_and_grad(X, y, t2)[1], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(g1, fresh.loss_and_grad(X, y, t1)[1], rtol=1e-13, atol=1e-15)
+    assert l1 != l2
