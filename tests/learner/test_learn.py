@@ -188,3 +188,13 @@ def test_noisy_certificate_holds_with_probability_1_minus_delta():
         res = pm.learn(X, Y, 1, rng=seed, noise=0.01, strict=False, restarts=4)
         failures += not res.certificate.certified
     assert binomtest(failures, trials, 0.05, alternative="greater").pvalue > 0.01, failures
+
+
+def test_gaussian_inputs_with_inputs_any():
+    layer = pm.planted_instance(2, 8, 4, 1.0, rng=0)
+    X = pm.sample_gaussian(40, 4, 8, 1)
+    with pytest.raises(ValueError, match="Boolean"):
+        pm.learn(X, layer(X), 2, rng=0)
+    res = pm.learn(X, layer(X), 2, rng=0, inputs="any")
+    Xt = pm.sample_gaussian(500, 4, 8, 2)
+    assert res.certificate.certified and pm.relative_error(res, Xt, layer(Xt)) <= 1e-8
