@@ -198,3 +198,29 @@ def test_gaussian_inputs_with_inputs_any():
     res = pm.learn(X, layer(X), 2, rng=0, inputs="any")
     Xt = pm.sample_gaussian(500, 4, 8, 2)
     assert res.certificate.certified and pm.relative_error(res, Xt, layer(Xt)) <= 1e-8
+
+
+def test_blas_threads_are_capped_while_learning_and_restored(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    import provable_mha.learner.pipeline as pipeline
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    layer, X, Y, Xt, Yt = _data(1, 6, 3, 1.0, seed=41)
+    seen, original = [], pipeline._learn
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_learn", spy)
+    a = pm.learn(X, Y, 1, rng=0)
+    b = pm.learn(X, Y, 1, rng=0, blas_threads=None)
+    assert all(t == 1 for t in seen[0]) and seen[1] == before
+    assert blas_threads() == before
+    assert pm.relative_error(a, Xt, Yt) <= 1e-8 and pm.relative_error(b, Xt, Yt) <= 1e-8
+    with pytest.raises(ValueError, match="blas_threads"):
+        pm.learn(X, Y, 1, blas_threads=0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .._validation import as_generator, check_array, check_boolean, check_positive_int
 from ..errors import LearnError
@@ -60,7 +62,7 @@ def _validate(X, Y, m, mode, noise, holdout, inputs):
 
 def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, noise: float = 0.0,
           holdout: float = 0.2, rng=None, progress: bool = False, restarts: int = 12, delta: float = 0.05,
-          inputs: str = "boolean", strict: bool = True) -> LearnResult:
+          inputs: str = "boolean", strict: bool = True, blas_threads: int | None = 1) -> LearnResult:
     r"""Learn an m-head attention layer from labelled examples and certify it on held-out data.
 
     Phases (each a function of :mod:`provable_mha.learner` usable on its own):
@@ -95,6 +97,10 @@ def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, n
         Random starts of the practical search after the initial ones.
     delta : float
         Confidence parameter of the certificate.
+    blas_threads : int or None
+        BLAS threads while learning (default 1, via :mod:`threadpoolctl`; the learner's small
+        products are faster single-threaded, see ``docs/dependencies.md``); ``None`` leaves the
+        process setting alone.
     strict : bool
         If true (default), raise :class:`~provable_mha.LearnError` instead of returning a layer that
         does not fit the training data to the acceptance threshold or is not certified on the
@@ -113,6 +119,16 @@ def learn(X, Y, m: int, *, mode: str = "practical", solver: str | None = None, n
         the acceptance threshold), a fit that fails the held-out check, or a solver failure.
     """
     X, Y, m = _validate(X, Y, m, mode, noise, holdout, inputs)
+    if blas_threads is not None:
+        blas_threads = check_positive_int(blas_threads, "blas_threads")
+    limits = threadpool_limits(blas_threads, user_api="blas") if blas_threads else contextlib.nullcontext()
+    with limits:
+        return _learn(X, Y, m, mode=mode, solver=solver, noise=noise, holdout=holdout, rng=rng,
+                      progress=progress, restarts=restarts, delta=delta, strict=strict)
+
+
+def _learn(X, Y, m, *, mode, solver, noise, holdout, rng, progress, restarts, delta, strict) -> LearnResult:
+    """The body of :func:`learn` on validated input."""
     n, k, d = X.shape
     seed = rng if isinstance(rng, (int, np.integer)) else None
     gen = as_generator(rng)
