@@ -24,6 +24,7 @@ __all__ = [
     "Condition", "ConditionReport", "check_conditions",
     "save", "load",
     "LearnError", "FormatError",
+    "learn", "LearnResult", "Certificate",  # loaded lazily (they import cvxpy)
 ]
 
 
