@@ -35,6 +35,7 @@ from scipy.linalg import subspace_angles
 from .._validation import as_generator, check_array, check_positive_int
 from .constraints import box_block, interval_block
 from .design import solve_w
+from .moments import crude_sum_w
 from .sculpt import ThetaBody, _check_xy, _degenerate_tokens
 
 __all__ = ["orthonormalize", "SpanFit", "w_span", "principal_angles", "theta_span",
@@ -198,7 +199,7 @@ def _moment_starts(X, Y, m: int, count: int, candidates: int, gen):
     """
     n, k, d = X.shape
     xbar = X.mean(1)
-    S0 = np.linalg.lstsq(np.repeat(xbar, k, axis=0), Y.reshape(n * k, d), rcond=None)[0]
+    S0 = crude_sum_w(X, Y).sum_w  # phase (i): the uniform-attention estimate
     if m == 1:
         return [S0[None]]
     E = Y - (xbar @ S0)[:, None, :]
