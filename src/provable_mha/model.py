@@ -34,6 +34,15 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     return z
 
 
+def attention_weights(thetas: np.ndarray, X: np.ndarray) -> np.ndarray:
+    r"""Attention :math:`\mathrm{softmax}(X_n\Theta_iX_n^\top)` for raw arrays, shape ``(n, m, k, k)``.
+
+    No validation: ``thetas (m, d, d)`` and ``X (n, k, d)`` must already be float64 arrays. The
+    layer and the learner's inner loops both use this one kernel.
+    """
+    return softmax(np.einsum("nad,mde,nbe->nmab", X, thetas, X, optimize=True))
+
+
 class MultiHeadAttention:
     r"""An m-head attention layer :math:`F(X)=\sum_i \mathrm{softmax}(X\Theta_iX^\top)XW_i`.
 
@@ -98,7 +107,8 @@ class MultiHeadAttention:
 
         Returns an array of shape ``(n, m, k, k)`` (``n = 1`` for a single ``(k, d)`` input).
         """
-        return softmax(self.logits(X), axis=-1)
+        Xb, _ = check_inputs(X, d=self.d)
+        return attention_weights(self._thetas, Xb)
 
     def values(self, X) -> np.ndarray:
         r"""Per-head values :math:`X W_i`, shape ``(n, m, k, d)``."""
@@ -107,7 +117,7 @@ class MultiHeadAttention:
 
     def __call__(self, X) -> np.ndarray:
         Xb, single = check_inputs(X, d=self.d)
-        A = softmax(np.einsum("nad,mde,nbe->nmab", Xb, self._thetas, Xb, optimize=True))
+        A = attention_weights(self._thetas, Xb)
         V = np.einsum("nbd,mde->nmbe", Xb, self._ws, optimize=True)
         Y = np.einsum("nmab,nmbe->nae", A, V, optimize=True)
         return Y[0] if single else Y

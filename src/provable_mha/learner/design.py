@@ -26,15 +26,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas
 
-from ..model import softmax
+from ..model import attention_weights
 
 __all__ = ["attention", "design_matrix", "theta_covariances", "theta_jacobian", "theta_normal_equations",
            "w_jacobian_apply", "solve_w"]
 
 
-def attention(thetas: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Attention weights ``(n, m, k, k)`` for parameters ``thetas (m, d, d)`` and inputs ``X (n, k, d)``."""
-    return softmax(np.einsum("nad,mde,nbe->nmab", X, thetas, X, optimize=True))
+#: Attention weights ``(n, m, k, k)`` for raw ``thetas (m, d, d)`` and ``X (n, k, d)``.
+attention = attention_weights
 
 
 def design_matrix(thetas: np.ndarray, X: np.ndarray, A: np.ndarray | None = None) -> np.ndarray:
