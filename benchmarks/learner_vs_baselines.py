@@ -9,7 +9,7 @@ Usage::
 
 Methods, each on the *same* planted instance and the *same* training examples:
 
-* ``ours`` — ``pm.learn(X, Y, m, mode="practical")`` on ``n_train`` training plus 20% held-out
+* ``ours`` — ``pm.learn(X, Y, m, method="practical")`` on ``n_train`` training plus 20% held-out
   examples (the wall time includes the certificate, which the baselines do not compute);
 * ``a_fd_varpro_lm`` — the SPEC baseline, :func:`provable_mha.learner.baselines.fd_varpro_lm`:
   variable projection, MINPACK LM with a 2-point finite-difference Jacobian, up to 5 random
@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 import provable_mha as pm
-from provable_mha.learner.baselines import adam_joint, fd_varpro_lm
+from provable_mha.baselines import adam_joint, fd_varpro_lm
 
 SUCCESS = 1e-8
 N_TEST = 2000
@@ -134,7 +134,7 @@ def _run_cell(cell, seed, cap, writer, fh):
 
     def ours():
         try:
-            res = pm.learn(X, Y, m, mode="practical", holdout=HOLDOUT, rng=learn_seed, strict=False)
+            res = pm.learn(X, Y, m, method="practical", holdout=HOLDOUT, rng=learn_seed, strict=False)
         except pm.LearnError:  # strict=False: only solver failures and the like get here
             return {"layer": None, "train_rel_error": float("nan"), "timed_out": 0}
         check = pm.relative_error(res.layer, Xtr, Ytr)

@@ -12,13 +12,14 @@ TINY = functools.partial(run_cell, n_test=50, restarts=2)
 
 
 def _cells():
-    # m=1, d=4, k=2: cells of ~0.1 s; n=3 is below the information limit -> a learn_error row
-    return grid([1], [4], [2], [3, 12], scale=[1.0], seed=[0, 1, 2])
+    # m=1, d=4, k=2: cells of ~0.1 s; n=3 is below the information limit -> a learn_error row;
+    # n=40 holds out 8 examples (>= 6 distinct unseen ones are needed for a non-vacuous certificate)
+    return grid([1], [4], [2], [3, 40], scale=[1.0], seed=[0, 1, 2])
 
 
 def _keys(rows):
     return [Cell(int(r["m"]), int(r["d"]), int(r["k"]), int(r["n"]), float(r["scale"]),
-                 int(r["seed"]), r["mode"], float(r["noise"])).key for r in rows]
+                 int(r["seed"]), r["method"], float(r["noise"])).key for r in rows]
 
 
 class Interrupt(Exception):
@@ -37,14 +38,14 @@ def test_grid_and_cell_validation():
     assert len(cells) == 16 and len({c.key for c in cells}) == 16
     with pytest.raises(ValueError, match="axis 'n' is empty"):
         grid([1], [4], [2], [])
-    with pytest.raises(ValueError, match="mode"):
-        Cell(1, 4, 2, 10, mode="exact")
+    with pytest.raises(ValueError, match="method"):
+        Cell(1, 4, 2, 10, method="exact")
     with pytest.raises(ValueError, match="m must be >= 1"):
         Cell(0, 4, 2, 10)
 
 
 def test_rows_are_deterministic_and_failures_recorded():
-    a, b = TINY(Cell(1, 4, 2, 12, 1.0, 1)), TINY(Cell(1, 4, 2, 12, 1.0, 1))
+    a, b = TINY(Cell(1, 4, 2, 40, 1.0, 1)), TINY(Cell(1, 4, 2, 40, 1.0, 1))
     assert a["status"] == "ok" and float(a["test_error"]) < 1e-8
     assert a["test_error"] == b["test_error"]  # a cell is a pure function of its key
     bad = TINY(Cell(1, 4, 2, 3, 1.0, 0))
@@ -75,7 +76,7 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
     with open(path, newline="") as fh:
         assert tuple(next(csv.reader(fh))) == COLUMNS
     summary = summarize(rows)
-    assert {(s["n"], s["success_rate"]) for s in summary} == {(3, 0.0), (12, 1.0)}
+    assert {(s["n"], s["success_rate"]) for s in summary} == {(3, 0.0), (40, 1.0)}
 
 
 def test_foreign_file_is_refused(tmp_path):
@@ -86,7 +87,7 @@ def test_foreign_file_is_refused(tmp_path):
 
 
 def test_joblib_backend_matches_serial(tmp_path):
-    cells = grid([1], [4], [2], [12], seed=[0, 1, 2, 3])
+    cells = grid([1], [4], [2], [40], seed=[0, 1, 2, 3])
     run_sweep(cells[:1], tmp_path / "a.csv", func=TINY)  # one cell done before
     new = run_sweep(cells, tmp_path / "a.csv", func=TINY, n_jobs=2)
     assert len(new) == 3
@@ -103,7 +104,7 @@ def test_joblib_backend_matches_serial(tmp_path):
 
 def test_dask_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
-    cells = grid([1], [4], [2], [12], seed=[0, 1, 2])
+    cells = grid([1], [4], [2], [40], seed=[0, 1, 2])
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:

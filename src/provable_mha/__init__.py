@@ -1,8 +1,9 @@
 """provable_mha: the theory of learning multi-head attention, as a toolkit.
 
-Public API (SPEC §2): :class:`MultiHeadAttention`, samplers, planted instances and their
-conditions, the certified learner :func:`learn`, :func:`relative_error`, :func:`save` /
-:func:`load`; subpackages :mod:`provable_mha.hardness` and :mod:`provable_mha.gd`.
+Public API: :class:`MultiHeadAttention`, samplers, planted instances and their conditions,
+:func:`identifiability`, the certified learner :func:`learn`, :func:`relative_error`,
+:func:`save` / :func:`load`; subpackages :mod:`provable_mha.hardness` and :mod:`provable_mha.gd`
+(``docs/`` documents each).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ __version__ = "0.1.0"
 
 from .conditions import Condition, ConditionReport, check_conditions
 from .errors import FormatError, LearnError
+from .identifiability import IdentifiabilityReport, identifiability
 from .instances import planted_instance, random_layer
-from .io import load, save
+from .io import load, register_kind, save
 from .model import HeadMatch, MultiHeadAttention, from_torch_weights, match_heads, softmax
 from .sampling import relative_error, sample_boolean, sample_gaussian
 
@@ -22,10 +24,15 @@ __all__ = [
     "sample_boolean", "sample_gaussian", "relative_error",
     "planted_instance", "random_layer",
     "Condition", "ConditionReport", "check_conditions",
+    "identifiability", "IdentifiabilityReport",
     "save", "load",
     "LearnError", "FormatError",
     "learn", "LearnResult", "Certificate",  # loaded lazily (they import cvxpy)
 ]
+
+
+# the learner's results are saved by pm.save and rebuilt by pm.load without io importing the learner
+register_kind("LearnResult", "provable_mha.learner.result:LearnResult.from_payload")
 
 
 def __getattr__(name):  # lazy: the learner and subpackages pull in cvxpy / ortools

@@ -4,12 +4,15 @@ File layout (format ``provable_mha``, version :data:`FORMAT_VERSION`): every num
 stored under its own key; the key ``__meta__`` holds a JSON document with the format name,
 version, the object ``kind``, the package version, shapes and any scalar metadata (seeds,
 certificates, phase diagnostics). Float64 arrays round-trip bit for bit. Objects take part by
-implementing ``_to_payload() -> (kind, arrays, meta)`` and registering a loader with
-:func:`register_kind`.
+implementing ``to_payload() -> (kind, arrays, meta)`` and registering their loader with
+:func:`register_kind`, either as a callable or as a ``"module:Class.method"`` string that is
+imported only when a file of that kind is loaded. The package ``__init__`` registers the
+learner's kinds that way, so this module never imports the learner (no import cycle).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import zipfile
@@ -21,17 +24,32 @@ import numpy as np
 from .errors import FormatError
 from .model import MultiHeadAttention
 
-__all__ = ["save", "load", "register_kind", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["save", "load", "register_kind", "jsonable", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "provable_mha"
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
-_LOADERS: dict[str, Callable[[dict[str, np.ndarray], dict[str, Any]], Any]] = {}
+Loader = Callable[[dict[str, np.ndarray], dict[str, Any]], Any]
+_LOADERS: dict[str, Loader | str] = {}
 
 
-def register_kind(kind: str, loader: Callable[[dict[str, np.ndarray], dict[str, Any]], Any]) -> None:
-    """Register ``loader(arrays, meta)`` for files whose metadata says ``kind``."""
+def register_kind(kind: str, loader: Loader | str) -> None:
+    """Register ``loader(arrays, meta)`` for files whose metadata says ``kind``.
+
+    ``loader`` may be a string ``"package.module:Class.method"``, resolved on first use.
+    """
     _LOADERS[kind] = loader
+
+
+def _loader(kind: str) -> Loader:
+    loader = _LOADERS[kind]
+    if isinstance(loader, str):
+        module, _, attr = loader.partition(":")
+        obj: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        _LOADERS[kind] = loader = obj
+    return loader
 
 
 def _layer_payload(layer: MultiHeadAttention):
@@ -41,11 +59,12 @@ def _layer_payload(layer: MultiHeadAttention):
 register_kind("MultiHeadAttention", lambda arrays, meta: MultiHeadAttention(arrays["thetas"], arrays["ws"]))
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """``obj`` with numpy scalars/arrays as Python values and non-finite floats as strings (strict JSON)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
@@ -60,7 +79,7 @@ def save(obj, path: str | os.PathLike, *, seed: int | None = None, **extra_meta)
 
     Parameters
     ----------
-    obj : MultiHeadAttention or object with ``_to_payload``
+    obj : MultiHeadAttention or object with ``to_payload``
     path : str or PathLike
     seed : int, optional
         Stored in the metadata for provenance.
@@ -76,8 +95,8 @@ def save(obj, path: str | os.PathLike, *, seed: int | None = None, **extra_meta)
 
     if isinstance(obj, MultiHeadAttention):
         kind, arrays, meta = _layer_payload(obj)
-    elif hasattr(obj, "_to_payload"):
-        kind, arrays, meta = obj._to_payload()
+    elif hasattr(obj, "to_payload"):
+        kind, arrays, meta = obj.to_payload()
     else:
         raise ValueError(f"cannot save objects of type {type(obj).__name__}")
     if kind not in _LOADERS:
@@ -91,7 +110,7 @@ def save(obj, path: str | os.PathLike, *, seed: int | None = None, **extra_meta)
         "package_version": __version__,
         "shapes": {k: list(np.shape(v)) for k, v in arrays.items()},
         "seed": seed,
-        "meta": _jsonable({**meta, **extra_meta}),
+        "meta": jsonable({**meta, **extra_meta}),
     }
     path = os.fspath(path)
     with open(path, "wb") as fh:
@@ -141,12 +160,8 @@ def load(path: str | os.PathLike):
     arrays, header = _open(path)
     kind = header.get("kind")
     if kind not in _LOADERS:
-        # kinds registered by subpackages are imported lazily
-        from . import learner  # noqa: F401
-
-    if kind not in _LOADERS:
         raise FormatError(f"{os.fspath(path)}: unknown object kind {kind!r}")
     try:
-        return _LOADERS[kind](arrays, header.get("meta", {}))
+        return _loader(kind)(arrays, header.get("meta", {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"{os.fspath(path)}: could not rebuild {kind}: {exc}") from exc

@@ -32,9 +32,9 @@ import numpy as np
 from ._validation import check_positive_int
 
 __all__ = ["Cell", "Trial", "grid", "run_trial", "run_cell", "run_sweep", "read_results",
-           "summarize", "COLUMNS", "KEY"]
+           "summarize", "cell_key", "COLUMNS", "KEY"]
 
-KEY = ("m", "d", "k", "n", "scale", "seed", "mode", "noise")
+KEY = ("m", "d", "k", "n", "scale", "seed", "method", "noise")
 COLUMNS = KEY + ("status", "n_train", "n_holdout", "train_error", "holdout_error", "test_error",
                  "head_error", "certified", "max_residual", "epsilon", "seconds", "message")
 _STREAMS = {"train": 1, "noise": 2, "test": 3}
@@ -42,7 +42,7 @@ _STREAMS = {"train": 1, "noise": 2, "test": 3}
 
 @dataclass(frozen=True)
 class Cell:
-    """One grid point. ``mode`` and ``noise`` are part of the key: changing them is a new cell."""
+    """One grid point. ``method`` and ``noise`` are part of the key: changing them is a new cell."""
 
     m: int
     d: int
@@ -50,7 +50,7 @@ class Cell:
     n: int
     scale: float = 1.0
     seed: int = 0
-    mode: str = "practical"
+    method: str = "practical"
     noise: float = 0.0
 
     def __post_init__(self) -> None:
@@ -61,25 +61,28 @@ class Cell:
             raise ValueError(f"scale must be finite and >= 0, got {self.scale}")
         if not (np.isfinite(self.noise) and self.noise >= 0):
             raise ValueError(f"noise must be finite and >= 0, got {self.noise}")
-        if self.mode not in ("practical", "provable"):
-            raise ValueError(f"mode must be 'practical' or 'provable', got {self.mode!r}")
+        if self.method not in ("practical", "structured"):
+            raise ValueError(f"method must be 'practical' or 'structured', got {self.method!r}")
 
     @property
     def key(self) -> tuple:
         """Canonical key (ints, floats, str) used to recognise finished cells in a CSV file."""
-        return _key(asdict(self))
+        return cell_key(asdict(self))
 
 
-def _key(row: dict) -> tuple:
+def cell_key(row: dict) -> tuple:
+    """The canonical key of a CSV row or cell dict (files from release 1 name the method ``mode``)."""
     try:
+        method = row.get("method", row.get("mode"))
+        method = "structured" if method == "provable" else method
         return (int(row["m"]), int(row["d"]), int(row["k"]), int(row["n"]), float(row["scale"]),
-                int(row["seed"]), str(row["mode"]), float(row["noise"]))
+                int(row["seed"]), str(method), float(row["noise"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"row has no valid cell key {KEY}: {row}") from exc
 
 
 def grid(m: Iterable[int], d: Iterable[int], k: Iterable[int], n: Iterable[int],
-         scale: Iterable[float] = (1.0,), seed: Iterable[int] = (0,), *, mode: str = "practical",
+         scale: Iterable[float] = (1.0,), seed: Iterable[int] = (0,), *, method: str = "practical",
          noise: float = 0.0) -> list[Cell]:
     """The Cartesian product of the axes as a list of :class:`Cell` (row-major, argument order)."""
     axes = [list(a) for a in (m, d, k, n, scale, seed)]
@@ -87,7 +90,7 @@ def grid(m: Iterable[int], d: Iterable[int], k: Iterable[int], n: Iterable[int],
     for name, axis in zip(names, axes, strict=True):
         if not axis:
             raise ValueError(f"grid axis {name!r} is empty")
-    return [Cell(mm, dd, kk, nn, float(ss), se, mode, float(noise))
+    return [Cell(mm, dd, kk, nn, float(ss), se, method, float(noise))
             for mm, dd, kk, nn, ss, se in itertools.product(*axes)]
 
 
@@ -144,7 +147,7 @@ def run_trial(cell: Cell, *, n_test: int = 500, restarts: int = 12, progress: bo
     t0 = time.perf_counter()
     metrics: dict = {"status": "ok", "message": "", "n_test": n_test}
     try:
-        res = pm.learn(X, Y, cell.m, mode=cell.mode, noise=cell.noise, rng=cell.seed,
+        res = pm.learn(X, Y, cell.m, method=cell.method, noise=cell.noise, rng=cell.seed,
                        progress=progress, restarts=restarts, holdout=holdout)
     except pm.LearnError as exc:
         if raise_errors:
@@ -203,7 +206,7 @@ def _open_store(path: Path) -> tuple[set, object]:
         if header is not None and tuple(header) != COLUMNS:
             raise ValueError(f"{path} has columns {header}, expected {list(COLUMNS)}; "
                              "write the sweep to a new file")
-        done = {_key(r) for r in read_results(path)}
+        done = {cell_key(r) for r in read_results(path)}
     fresh = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
     fh = open(path, "a", newline="")  # noqa: SIM115 - closed by run_sweep
@@ -318,7 +321,7 @@ def summarize(rows: Iterable[dict], tol: float = 1e-6) -> list[dict]:
     """Aggregate rows over seeds: success rate (test error <= ``tol``), medians, mean seconds."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        k = _key(r)
+        k = cell_key(r)
         groups.setdefault(k[:5] + k[6:], []).append(r)
 
     def num(r, c):
@@ -328,10 +331,10 @@ def summarize(rows: Iterable[dict], tol: float = 1e-6) -> list[dict]:
             return float("nan")
 
     out = []
-    for (m, d, k, n, scale, mode, noise), rs in sorted(groups.items()):
+    for (m, d, k, n, scale, method, noise), rs in sorted(groups.items()):
         test = np.array([num(r, "test_error") for r in rs])
         ok = (r["status"] == "ok" and t <= tol for r, t in zip(rs, test, strict=True))
-        out.append({"m": m, "d": d, "k": k, "n": n, "scale": scale, "mode": mode, "noise": noise,
+        out.append({"m": m, "d": d, "k": k, "n": n, "scale": scale, "method": method, "noise": noise,
                     "seeds": len(rs), "success_rate": float(np.mean(list(ok))),
                     "median_test_error": float(np.nanmedian(test)) if np.isfinite(test).any()
                     else float("nan"),

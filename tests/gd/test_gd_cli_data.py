@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from provable_mha import gd
-from provable_mha.gd.cli import register
+from provable_mha.cli.gd import register
 
 
 def _parser():

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import provable_mha as pm
+from provable_mha.cli.args import int_range
+from provable_mha.cli.hardness import register
 from provable_mha.hardness import (
     cost_instances,
     family_conditions,
@@ -14,7 +16,8 @@ from provable_mha.hardness import (
     parity_secrets,
     plot_cost,
 )
-from provable_mha.hardness.cli import parse_range, register
+
+parse_range = int_range(1)
 
 
 def test_parity_families_violate_the_structural_conditions():

@@ -5,12 +5,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import provable_mha as pm
-from provable_mha.learner import design, search
-from provable_mha.learner.lm import levenberg_marquardt
+from provable_mha.learner import design
 
 
 def _flat_forward(thetas, ws, X):
     return pm.MultiHeadAttention(thetas, ws)(X).ravel()
+
+
+def _explicit_jacobian(th, ws, X):
+    D = design.design_matrix(th, X)
+    return np.hstack([design.theta_jacobian(th, ws, X), np.kron(D, np.eye(X.shape[2]))])
 
 
 @given(st.integers(1, 3), st.integers(2, 5), st.integers(1, 4), st.integers(0, 10**6))
@@ -29,39 +33,27 @@ def test_theta_jacobian_matches_finite_differences(m, d, k, seed):
         np.testing.assert_allclose(J[:, j], fd, atol=1e-7)
 
 
-@given(st.integers(1, 3), st.integers(2, 5), st.integers(2, 4), st.integers(0, 10**6))
-def test_structured_normal_equations_equal_explicit(m, d, k, seed):
+@given(st.integers(1, 3), st.integers(2, 5), st.integers(1, 4), st.integers(0, 10**6))
+def test_joint_normal_equations_equal_explicit_products(m, d, k, seed):
     rng = np.random.default_rng(seed)
-    layer = pm.random_layer(m, d, 1.0, rng)
-    X = pm.sample_boolean(m * d, k, d, rng)
-    Y = layer(X)
-    t = rng.standard_normal(m * d * d) / d
-    r, _ = search.varpro_residual(t, X, Y, m)
-    J = search._varpro_jac(t, X, Y, m)
-    H, g = search._varpro_normal(t, r, X, Y, m)
-    # H = J^T J - K^T K is a difference of terms of size ||J_Theta||^2: round-off is relative to that
-    _, W = search.varpro_residual(t, X, Y, m)
-    scale = np.linalg.norm(design.theta_jacobian(t.reshape(m, d, d), W, X)) ** 2
-    np.testing.assert_allclose(H, J.T @ J, rtol=1e-9, atol=1e-12 * scale)
-    np.testing.assert_allclose(g, J.T @ r, rtol=1e-9, atol=1e-12 * np.sqrt(scale) * np.linalg.norm(Y))
+    th = rng.standard_normal((m, d, d)) / d
+    ws = rng.standard_normal((m, d, d))
+    X = pm.sample_boolean(4, k, d, rng)
+    R = rng.standard_normal((4 * k, d))
+    H, g = design.joint_normal_equations(th, ws, X, R)
+    J = _explicit_jacobian(th, ws, X)
+    np.testing.assert_allclose(H, J.T @ J, rtol=1e-10, atol=1e-10 * np.abs(J).max() ** 2)
+    np.testing.assert_allclose(g, J.T @ R.ravel(), rtol=1e-10, atol=1e-10 * np.abs(J).max() * np.abs(R).max())
 
 
-def test_design_matrix_reproduces_layer():
+def test_design_matrix_reproduces_layer_and_w_step_recovers_w():
     layer = pm.planted_instance(3, 6, 4, rng=0)
-    X = pm.sample_boolean(5, 4, 6, 1)
+    X = pm.sample_boolean(12, 4, 6, 1)
     D = design.design_matrix(layer.thetas, X)
     np.testing.assert_allclose(D @ layer.ws.reshape(-1, 6), layer(X).reshape(-1, 6), atol=1e-12)
     W = design.solve_w(D, layer(X))
     np.testing.assert_allclose(W.reshape(3, 6, 6), layer.ws, atol=1e-9)
-
-
-def test_lm_solves_rosenbrock_and_reports_stalls():
-    fun = lambda x: np.array([10 * (x[1] - x[0] ** 2), 1 - x[0]])
-    jac = lambda x: np.array([[-20 * x[0], 10.0], [-1.0, 0.0]])
-    res = levenberg_marquardt(fun, jac, np.array([-1.2, 1.0]))
-    assert res.converged and np.allclose(res.x, [1, 1], atol=1e-10)
-    # a residual with a nonzero minimum: the cost stops falling and LM reports it
-    fun2 = lambda x: np.array([x[0] - 1, x[0] + 1, 0.01 * x[1] - 1e-3 * x[1] ** 3])
-    jac2 = lambda x: np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.01 - 3e-3 * x[1] ** 2]])
-    res2 = levenberg_marquardt(fun2, jac2, np.array([3.0, 0.5]), stall_window=5)
-    assert not res2.converged and res2.cost > 0.9
+    step = design.w_step(np.asarray(layer.thetas), X, layer(X))
+    np.testing.assert_allclose(step.W.reshape(3, 6, 6), layer.ws, atol=1e-9)
+    assert np.abs(step.residual).max() < 1e-12
+    np.testing.assert_allclose(step.Q.T @ step.Q, np.eye(18), atol=1e-12)

@@ -1,14 +1,21 @@
-"""The learner: phases (i)–(v) of SPEC §3 as constraint generation, certified on held-out data.
+"""The learner: one entry :func:`learn`, strategies that share one signature, one refine → certify path.
 
-``pm.learn`` orchestrates the phases; each phase is a module here usable on its own:
-:mod:`.moments` (i), :mod:`.sculpt` (ii), :mod:`.span` (iii–iv), :mod:`.search` and
-:mod:`.provable` (v), :mod:`.refine`, :mod:`.certify`; :mod:`.solvers` is the only module that
-names CVXPY solvers, :mod:`.design` holds the shared algebra.
+Layout (the tree is the algorithm as it runs):
+
+* :mod:`.api` — :func:`learn`: validate once, split, dispatch ``method=``, refine, certify;
+* :mod:`.problem`, :mod:`.result` — what a strategy receives (:class:`Problem`) and returns
+  (:class:`Candidate`), and what the user gets (:class:`LearnResult`, :class:`Certificate`);
+* strategies: :mod:`.practical` (multi-start variable projection) and :mod:`.structured`
+  (constraint generation with a certifying body);
+* shared cores: :mod:`.design` (the layer's algebra and derivatives), :mod:`.lsq` (the one
+  Levenberg–Marquardt loop), :mod:`.moments` (phase i), :mod:`.refine`, :mod:`.certify`,
+  :mod:`.policy` (every tolerance);
+* :mod:`.evaluate` — diagnostics against a planted truth.
 """
 
+from .api import STRATEGIES, information_limit, learn, min_examples
 from .evaluate import TruthComparison, compare_to_truth
-from .pipeline import learn, min_examples
-from .result import Certificate, LearnResult, PhaseRecord
+from .result import Candidate, Certificate, LearnResult, PhaseRecord
 
-__all__ = ["learn", "min_examples", "LearnResult", "Certificate", "PhaseRecord", "compare_to_truth",
-           "TruthComparison"]
+__all__ = ["learn", "min_examples", "information_limit", "STRATEGIES", "LearnResult", "Certificate",
+           "Candidate", "PhaseRecord", "compare_to_truth", "TruthComparison"]

@@ -1,60 +1,50 @@
-r"""Certification: the W-step LP on training data and the held-out residual bound.
+r"""The certificate: what the held-out split (and a strategy's body) prove about the learned layer.
 
-*W-step LP.* For the learned :math:`\Theta`, the smallest uniform residual any value maps can
-reach on the training set,
+Every strategy ends here. The statements, their assumptions and proofs are in
+``docs/certificates.md``; this module computes them.
 
-.. math::
-
-    t^* = \min_{W,\,t}\ t \quad\text{s.t.}\quad -t \le D(\Theta)W - Y \le t \ \ (\text{entrywise}),
-
-built as one vectorised CVXPY block and solved by an LP solver. :math:`t^*\approx 0` certifies
-that :math:`\Theta` explains the training labels exactly; a large :math:`t^*` rejects it.
-
-*Held-out bound.* See :class:`~provable_mha.learner.result.Certificate` for the two statements
-(realizable PAC bound and Hoeffding bound) computed by :func:`holdout_certificate`.
+1. **Counting.** Only *distinct* held-out inputs that do not occur in the training split count
+   (:func:`fresh_distinct`): a duplicated or leaked input is not an independent test.
+2. **Realizable PAC bound.** If each of the :math:`n'` counted inputs has max-entry residual
+   :math:`\le\varepsilon` (:func:`.policy.holdout_epsilon`), then with probability
+   :math:`\ge1-\delta`, :math:`\Pr_X[\max|\hat F(X)-Y|>\varepsilon]\le\ln(1/\delta)/n'`.
+3. **Vacuity.** The statement is *vacuous* (and not certified) when the zero layer or the
+   training-mean predictor would satisfy it too (max residual :math:`\le\varepsilon` on the same
+   inputs), or when :math:`n'` is below :data:`.policy.MIN_DISTINCT_HOLDOUT`.
+4. **Mean squared error**, only under a declared label bound :math:`|Y_{ae}|\le B`: the
+   empirical Bernstein inequality of Maurer & Pontil (2009, Thm. 4) on the loss clipped to
+   :math:`[0,L]`, :math:`L=(B_{\hat F}+B)^2`; without a declared bound none is reported.
+5. **Parameters.** A strategy that built a body (structured) supplies ``param_radius`` and its
+   trust-region assumption; the others report ``None``.
 """
 
 from __future__ import annotations
 
-import cvxpy as cp
+import math
+
 import numpy as np
 
 from ..model import MultiHeadAttention
-from .design import design_matrix
+from . import policy
 from .result import Certificate
-from .solvers import solve
 
-__all__ = ["w_step_lp", "holdout_certificate", "output_bound"]
+__all__ = ["fresh_distinct", "output_bound", "bernstein_mse_bound", "holdout_certificate"]
 
 
-def w_step_lp(X: np.ndarray, Y: np.ndarray, thetas: np.ndarray, solver: str | None = None) -> dict:
-    """Solve the W-step LP above; returns ``t_star``, relative ``t_star / max|Y|`` and solver info.
+def fresh_distinct(X_train: np.ndarray, X_holdout: np.ndarray) -> np.ndarray:
+    """Indices of held-out examples whose input is distinct and does not occur in training.
 
-    The LP separates over output coordinates: :math:`t^* = \\max_e \\min_{w}\\|Dw - Y_{:,e}\\|_\\infty`.
-    One parametrised CVXPY problem (a DPP program, compiled once) is solved for each of the
-    ``d`` columns, which keeps the constraint matrix at ``(n k) x (m d)`` instead of its
-    ``d``-fold Kronecker expansion.
+    The first occurrence of each distinct held-out input is kept; inputs are compared exactly
+    (byte for byte, after conversion to float64).
     """
-    n, k, d = X.shape
-    m = thetas.shape[0]
-    D = design_matrix(thetas, X)
-    Yf = Y.reshape(n * k, d)
-    scale = float(np.abs(Yf).max()) or 1.0
-    w = cp.Variable(m * d)
-    t = cp.Variable(nonneg=True)
-    y = cp.Parameter(n * k)
-    prob = cp.Problem(cp.Minimize(t), [cp.abs(D @ w - y) <= t])
-    t_cols, infos = [], []
-    for e in range(d):
-        y.value = Yf[:, e] / scale
-        infos.append(solve(prob, "lp", solver))
-        t_cols.append(float(t.value))
-    t_star = max(t_cols) * scale
-    info = infos[0].as_dict()
-    info["seconds"] = float(sum(i.seconds for i in infos))
-    info["status"] = "optimal" if all(i.status == "optimal" for i in infos) else ",".join({i.status for i in infos})
-    info["n_programs"] = d
-    return {"program": "w_step_lp", "t_star": t_star, "relative_t_star": t_star / scale, **info}
+    seen = {row.tobytes() for row in np.ascontiguousarray(X_train, dtype=np.float64)}
+    keep = []
+    for j, row in enumerate(np.ascontiguousarray(X_holdout, dtype=np.float64)):
+        key = row.tobytes()
+        if key not in seen:
+            seen.add(key)
+            keep.append(j)
+    return np.asarray(keep, dtype=int)
 
 
 def output_bound(ws: np.ndarray, radius: float = 1.0) -> float:
@@ -65,51 +55,125 @@ def output_bound(ws: np.ndarray, radius: float = 1.0) -> float:
     return float(radius * np.abs(ws).sum(axis=1).max(axis=1).sum())
 
 
-def holdout_certificate(layer: MultiHeadAttention, Xh: np.ndarray, Yh: np.ndarray, *, delta: float = 0.05,
-                        noise: float = 0.0, label_bound: float | None = None, radius: float = 1.0,
-                        leverage: float = 0.0,
-                        rel_tol: float = 1e-8, programs: list | None = None) -> Certificate:
-    r"""Held-out certificate for ``layer`` on ``(Xh, Yh)`` (independent of training).
+def bernstein_mse_bound(losses: np.ndarray, loss_range: float, delta: float) -> float:
+    r"""Empirical Bernstein upper bound on :math:`\mathbb{E}\ell` for i.i.d. :math:`\ell\in[0,L]`.
 
-    ``epsilon`` is the tolerance per entry: :math:`10^{-8}\cdot\max|Y|` plus, with noise level
-    :math:`\sigma`, the level :math:`\sigma\sqrt{1+h}\sqrt{2\ln(2N_h/\delta)}`. Here
-    :math:`h` (``leverage``) is the mean leverage :math:`p/N_{tr}` of a least-squares fit of
-    :math:`p` parameters to :math:`N_{tr}` noisy labels: to first order a held-out residual is
-    :math:`(\hat F-F)-\xi \sim N(0,\sigma^2(1+h))`, the estimation error adding to the noise
-    :math:`\xi`; a residual at this level on all entries is then what Gaussian noise stays
-    below on all :math:`N_h` held-out entries with probability :math:`1-\delta`.
-    ``certified`` is true iff every held-out residual is within ``epsilon``.
+    Maurer & Pontil (2009), Theorem 4: with probability :math:`\ge1-\delta`,
+
+    .. math::
+
+        \mathbb{E}\ell\le\bar\ell+\sqrt{\frac{2V_n\ln(2/\delta)}{n}}+\frac{7L\ln(2/\delta)}{3(n-1)},
+
+    :math:`V_n` the unbiased sample variance. Needs :math:`n\ge2`.
     """
-    if not 0 < delta < 1:
-        raise ValueError(f"delta must be in (0, 1), got {delta}")
-    nh = Xh.shape[0]
-    R = layer(Xh) - Yh
-    ymax = float(np.abs(Yh).max())
-    eps = rel_tol * ymax
+    n = losses.size
+    if n < 2:
+        return math.inf
+    lg = math.log(2.0 / delta)
+    return float(losses.mean() + math.sqrt(2.0 * losses.var(ddof=1) * lg / n)
+                 + 7.0 * loss_range * lg / (3.0 * (n - 1)))
+
+
+def _reference(Yh: np.ndarray, y_mean: np.ndarray | None) -> dict:
+    ref = {"zero_layer_max_residual": float(np.abs(Yh).max()) if Yh.size else 0.0}
+    if y_mean is not None:
+        ref["mean_predictor_max_residual"] = float(np.abs(Yh - y_mean).max()) if Yh.size else 0.0
+    return ref
+
+
+def holdout_certificate(layer: MultiHeadAttention, X_train: np.ndarray, Xh: np.ndarray, Yh: np.ndarray, *,
+                        y_scale: float, delta: float = 0.05, noise: float = 0.0, leverage: float = 0.0,
+                        y_mean: np.ndarray | None = None, label_bound: float | None = None,
+                        param: dict | None = None, identifiable: bool = True,
+                        checks: dict | None = None, programs: list | None = None) -> Certificate:
+    r"""Certificate for ``layer`` from held-out ``(Xh, Yh)`` (module docstring).
+
+    Parameters
+    ----------
+    layer : MultiHeadAttention
+    X_train : ndarray (n_tr, k, d)
+        Training inputs, to exclude leaked held-out inputs.
+    Xh, Yh : ndarray (n_h, k, d)
+    y_scale : float
+        Largest training label magnitude (scale of the round-off tolerance).
+    delta : float
+        Confidence parameter of each statement.
+    noise : float
+        Declared label-noise level σ (widens ε: :func:`.policy.holdout_epsilon`).
+    leverage : float
+        Mean leverage :math:`p/N_{tr}` of the fit (noise only).
+    y_mean : ndarray (k, d), optional
+        Training-mean prediction, a reference for vacuity.
+    label_bound : float, optional
+        Declared :math:`B` with :math:`|Y_{ae}|\le B`; enables ``mse_bound``.
+    param : dict, optional
+        ``{"radius", "assumption", "statement"}`` from a strategy's body.
+    identifiable : bool
+        From :func:`provable_mha.identifiability` on the learned layer.
+    checks : dict, optional
+        Invariants checked on the way, ``{name: {"ok": bool, ...}}``; a failed one blocks
+        certification.
+    """
+    keep = fresh_distinct(X_train, Xh)
+    Xc, Yc = Xh[keep], Yh[keep]
+    nd = int(keep.size)
+    assumptions = ["examples are independent draws from one input distribution, labelled by the "
+                   "same rule; the statement is about that distribution"]
     if noise > 0:
-        eps += noise * np.sqrt(1.0 + leverage) * np.sqrt(2 * np.log(2 * Yh.size / delta))
-    per_example_max = np.abs(R).reshape(nh, -1).max(axis=1)
-    max_res = float(per_example_max.max())
-    rms = float(np.sqrt(np.mean(R**2)))
-    rel = float(np.linalg.norm(R) / max(np.linalg.norm(Yh), 1e-300))
-    certified = bool(max_res <= eps)
-    log_term = np.log(1 / delta)
-    fail_bound = float(min(1.0, log_term / nh)) if certified else 1.0
-    b_hat = output_bound(layer.ws, radius)
-    b_y = b_hat if label_bound is None else float(label_bound)
-    if noise > 0:  # Gaussian label noise stays below this level on all entries w.p. 1 - delta
-        b_y += noise * np.sqrt(2 * np.log(2 * Yh.size / delta))
-    L = (b_hat + b_y) ** 2
-    mse = float(np.mean(R**2))
-    mse_bound = mse + L * np.sqrt(log_term / (2 * nh))
-    if certified:
-        statement = (f"every one of {nh} held-out examples fits to max residual {max_res:.2e} <= eps = {eps:.2e}; "
-                     f"with prob >= {1 - delta:g}, P[max residual > eps] <= {fail_bound:.3g} on a fresh input, "
-                     f"and E[mean sq. error] <= {mse_bound:.3g} (Hoeffding, labels bounded by {b_y:.3g})")
+        assumptions.append(f"label noise is Gaussian, independent, with standard deviation <= {noise:g}")
+    if nd == 0:
+        R = np.zeros((0,))
+        max_res = rms = rel = math.inf
     else:
-        statement = (f"NOT certified: held-out max residual {max_res:.2e} exceeds eps = {eps:.2e}; "
-                     f"Hoeffding: with prob >= {1 - delta:g}, E[mean sq. error] <= {mse_bound:.3g}")
-    return Certificate(n_holdout=nh, delta=delta, max_residual=max_res, rms_residual=rms, relative_error=rel,
-                       epsilon=float(eps), certified=certified, failure_rate_bound=fail_bound,
-                       mse_bound=float(mse_bound), loss_range=float(L), statement=statement,
-                       programs=list(programs or []))
+        R = layer(Xc) - Yc
+        max_res = float(np.abs(R).max())
+        rms = float(np.sqrt(np.mean(R ** 2)))
+        rel = float(np.linalg.norm(R) / max(np.linalg.norm(Yc), 1e-300))
+    eps = policy.holdout_epsilon(y_scale, noise, leverage, Yc.size, delta) if nd else 0.0
+    reference = _reference(Yc, y_mean)
+    trivial = [name for name, v in reference.items() if v <= eps]
+    failed = sorted(name for name, c in (checks or {}).items() if not c.get("ok", True))
+    n_min = policy.min_distinct_holdout(delta)
+    vacuous = nd < n_min or bool(trivial)
+    fits = nd > 0 and max_res <= eps
+    certified = bool(fits and not vacuous and not failed)
+    fail_bound = float(min(1.0, math.log(1 / delta) / nd)) if certified else 1.0
+
+    mse_bound = None
+    if label_bound is not None and nd >= 2:
+        L = (output_bound(layer.ws, float(np.abs(Xh).max())) + float(label_bound)) ** 2
+        losses = np.minimum((R ** 2).reshape(nd, -1).mean(axis=1), L)
+        mse_bound = bernstein_mse_bound(losses, L, delta)
+        assumptions.append(f"every label entry satisfies |Y| <= {float(label_bound):g} (for mse_bound; "
+                           f"without it the bound holds for the mean squared error clipped at {L:.3g})")
+    if param is not None and param.get("radius") is not None:
+        assumptions.append(param["assumption"])
+
+    head = (f"{nd} distinct unseen held-out inputs (of {Xh.shape[0]} held out)")
+    if certified:
+        statement = (f"every one of {head} fits to max residual {max_res:.2e} <= eps = {eps:.2e}; with "
+                     f"prob >= {1 - delta:g}, P[max residual > eps] <= {fail_bound:.3g} on a fresh input")
+    elif failed:
+        statement = f"NOT certified: invariant(s) {', '.join(failed)} violated ({head})"
+    elif vacuous:
+        why = (f"only {nd} < {n_min} distinct unseen held-out inputs"
+               if nd < n_min else
+               f"eps = {eps:.2e} is met by the {' and the '.join(t.replace('_max_residual', '') for t in trivial)} too")
+        statement = f"VACUOUS, not certified: {why}"
+    else:
+        statement = (f"NOT certified: held-out max residual {max_res:.2e} exceeds eps = {eps:.2e} on {head}")
+    if mse_bound is not None:
+        statement += f"; E[mean sq. error] <= {mse_bound:.3g} (empirical Bernstein, prob >= {1 - delta:g})"
+    if param is not None and param.get("statement"):
+        statement += "; " + param["statement"]
+    if not identifiable:
+        statement += "; parameters NOT identified (only the function is certified)"
+    if assumptions:
+        statement += " [under: " + "; ".join(assumptions) + "]"
+    return Certificate(
+        certified=certified, vacuous=vacuous, statement=statement, assumptions=assumptions,
+        n_holdout=int(Xh.shape[0]), n_distinct_holdout=nd, delta=float(delta), epsilon=float(eps),
+        max_residual=max_res, rms_residual=rms, relative_error=rel, failure_rate_bound=fail_bound,
+        mse_bound=mse_bound, param_radius=None if param is None else param.get("radius"),
+        identifiable=bool(identifiable), reference=reference, checks=dict(checks or {}),
+        programs=list(programs or []))

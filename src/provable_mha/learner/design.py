@@ -8,7 +8,7 @@ For fixed :math:`\Theta = (\Theta_1,\dots,\Theta_m)` the layer is linear in
     Y_{\text{flat}} = D(\Theta)\, W, \qquad
     D(\Theta)_{(n,a),\,(i,\cdot)} = \big(A_i(X_n) X_n\big)_{a,\cdot} \in \mathbb{R}^{d},
 
-a :math:`(nk)\times(md)` matrix (this is the *W-step* of SPEC §3). The derivative of a
+a :math:`(nk)\times(md)` matrix (the *W-step*: least squares in :math:`W` for fixed :math:`\Theta`). The derivative of a
 row of head :math:`i` with respect to :math:`\Theta_i[p,q]` is a covariance under the
 attention distribution of that row:
 
@@ -23,13 +23,16 @@ which follows from :math:`\partial\alpha_{iab}/\partial\Theta_i[p,q]
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import scipy.linalg
 from scipy.linalg import blas
 
 from ..model import attention_weights
 
 __all__ = ["attention", "design_matrix", "theta_covariances", "theta_jacobian", "theta_normal_equations",
-           "w_jacobian_apply", "solve_w"]
+           "solve_w", "WStep", "w_step"]
 
 
 #: Attention weights ``(n, m, k, k)`` for raw ``thetas (m, d, d)`` and ``X (n, k, d)``.
@@ -43,6 +46,36 @@ def design_matrix(thetas: np.ndarray, X: np.ndarray, A: np.ndarray | None = None
     A = attention(thetas, X) if A is None else A
     AX = np.einsum("nmab,nbd->namd", A, X, optimize=True)
     return AX.reshape(n * k, m * d)
+
+
+@dataclass
+class WStep:
+    """The W-step at fixed Θ: attention ``A``, orthonormal basis ``Q`` of the design's columns,
+    least-squares ``W`` ``(m*d, d)`` and the residual ``(n*k, d)``."""
+
+    A: np.ndarray
+    Q: np.ndarray
+    W: np.ndarray
+    residual: np.ndarray
+
+
+def w_step(thetas: np.ndarray, X: np.ndarray, Y: np.ndarray) -> WStep:
+    r"""Solve :math:`\min_W\|D(\Theta)W-Y\|_F` by a thin QR of :math:`D` (one factorisation for all columns).
+
+    Falls back to SVD-based least squares when :math:`D` is numerically rank deficient.
+    """
+    n, k, d = X.shape
+    A = attention(thetas, X)
+    D = design_matrix(thetas, X, A)
+    Q, R = np.linalg.qr(D)
+    Yf = Y.reshape(n * k, d)
+    QtY = Q.T @ Yf
+    diag = np.abs(np.diag(R))
+    if diag.size and np.all(diag > 1e-13 * np.abs(R).max()):
+        W = scipy.linalg.solve_triangular(R, QtY)
+    else:
+        W = np.linalg.lstsq(D, Yf, rcond=None)[0]
+    return WStep(A, Q, W, Yf - Q @ QtY)
 
 
 def solve_w(D: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
@@ -113,11 +146,31 @@ def theta_normal_equations(X: np.ndarray, C: np.ndarray, r: np.ndarray, Q: np.nd
     return H, g
 
 
-def w_jacobian_apply(D: np.ndarray, d: int) -> np.ndarray:
-    r"""Jacobian of the flattened output with respect to :math:`\mathrm{vec}\,W`.
+def joint_normal_equations(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, R: np.ndarray):
+    r"""Normal equations :math:`(J^\top J, J^\top r)` of the layer in all parameters :math:`(\Theta, W)`.
 
-    Rows ``(n, a, e)``, columns ``(i, p, e')``.
+    :math:`J=[J_\Theta\,|\,J_W]` with :math:`J_W = D(\Theta)\otimes I_d` (output entry
+    :math:`(\rho, e)` depends on :math:`W[(i,p), e]` only), so
 
-    It is :math:`D \otimes I_d`: output entry :math:`(n,a,e)` depends on :math:`W[(i,p),e]` only.
+    .. math::
+
+        J_W^\top J_W = (D^\top D)\otimes I_d,\quad
+        (J_\Theta^\top J_W)_{(i,p,q),(j,p',e)} = \sum_\rho x_{\rho p}C_{\rho iqe}D_{\rho,(j,p')},\quad
+        J_W^\top r = D^\top R,
+
+    each :math:`O(nk\,m^2d^4)` like :func:`theta_normal_equations`; ``J`` is never formed.
+    ``R`` is the residual :math:`F-Y` of shape ``(n*k, d)``; parameters are ordered
+    ``[vec Θ, vec W]``.
     """
-    return np.kron(D, np.eye(d))
+    n, k, d = X.shape
+    m = thetas.shape[0]
+    A = attention(thetas, X)
+    D = design_matrix(thetas, X, A)
+    C = theta_covariances(thetas, ws, X, A)
+    Htt, gt = theta_normal_equations(X, C, R)
+    x = X.reshape(n * k, d)
+    Htw = np.einsum("rp,riqe,rs->ipqse", x, C, D, optimize=True).reshape(m * d * d, m * d * d)
+    Hww = np.kron(D.T @ D, np.eye(d))
+    H = np.block([[Htt, Htw], [Htw.T, Hww]])
+    g = np.concatenate([gt, (D.T @ R).ravel()])
+    return H, g

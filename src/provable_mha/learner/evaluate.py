@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .._validation import check_positive_int
 from ..model import MultiHeadAttention, match_heads
 from ..sampling import relative_error, sample_boolean
-from .span import principal_angles
+from .structured.span import principal_angles
 
 __all__ = ["TruthComparison", "compare_to_truth"]
 
@@ -44,17 +45,21 @@ class TruthComparison:
         return asdict(self)
 
 
-def compare_to_truth(learned, truth: MultiHeadAttention, X_test=None, *, n_test: int = 1000,
-                     rng=0) -> TruthComparison:
-    """Compare a learned layer (or a result with ``.layer``) with the planted ``truth``.
+def compare_to_truth(learned, truth: MultiHeadAttention, X_test=None, *, k: int | None = None,
+                     n_test: int = 1000, rng=0) -> TruthComparison:
+    """Compare a learned layer (or a :class:`LearnResult`) with the planted ``truth``.
 
-    ``X_test`` defaults to ``n_test`` Boolean examples with ``k = 4`` tokens drawn with ``rng``.
+    ``X_test`` defaults to ``n_test`` Boolean examples with ``k`` tokens drawn with ``rng``;
+    ``k`` defaults to the result's ``k`` (required when ``learned`` is a bare layer).
     """
     layer = getattr(learned, "layer", learned)
     if not isinstance(layer, MultiHeadAttention) or not isinstance(truth, MultiHeadAttention):
         raise ValueError("compare_to_truth expects MultiHeadAttention layers (or a result with .layer)")
     if X_test is None:
-        X_test = sample_boolean(n_test, 4, truth.d, rng)
+        k = k if k is not None else getattr(learned, "k", None)
+        if k is None:
+            raise ValueError("compare_to_truth needs X_test or the number of tokens k for a bare layer")
+        X_test = sample_boolean(n_test, check_positive_int(k, "k"), truth.d, rng)
     err = relative_error(layer, X_test, truth(X_test))
     match = match_heads(truth, layer)
     return TruthComparison(

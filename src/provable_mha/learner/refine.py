@@ -1,9 +1,9 @@
-r"""Joint least-squares refinement of all :math:`(\Theta_i, W_i)` with an analytic Jacobian.
+r"""Joint least-squares refinement of all :math:`(\Theta_i, W_i)`, the last step of every strategy.
 
-Minimises :math:`\tfrac12\sum_{n}\|F_{\Theta,W}(X_n) - Y_n\|_F^2` over both parameter blocks by
-Levenberg–Marquardt. The Jacobian is :math:`[\,J_\Theta\;|\;D(\Theta)\otimes I_d\,]`:
-:math:`J_\Theta` holds the attention covariances of :mod:`~provable_mha.learner.design` and the
-:math:`W` block is the design matrix repeated for each output coordinate.
+Minimises :math:`\tfrac12\sum_{n}\|F_{\Theta,W}(X_n) - Y_n\|_F^2` over both parameter blocks with the
+Levenberg–Marquardt core of :mod:`.lsq`. The normal equations come from
+:func:`.design.joint_normal_equations` (attention covariances and the design, never the
+:math:`nkd\times2md^2` Jacobian).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .design import attention, design_matrix, theta_jacobian
-from .lm import levenberg_marquardt
+from . import policy
+from .design import design_matrix, joint_normal_equations
+from .lsq import DenseNormal, levenberg_marquardt
 
 __all__ = ["RefineResult", "joint_refine"]
 
@@ -28,41 +29,33 @@ class RefineResult:
     reason: str
 
 
-def _unpack(x, m, d):
+def _split(x: np.ndarray, m: int, d: int):
     half = m * d * d
     return x[:half].reshape(m, d, d), x[half:].reshape(m, d, d)
 
 
-def _residual(x, X, Y, m):
-    n, k, d = X.shape
-    th, w = _unpack(x, m, d)
-    D = design_matrix(th, X)
-    return (D @ w.reshape(m * d, d) - Y.reshape(n * k, d)).ravel()
-
-
-def _jacobian(x, X, Y, m):
-    n, k, d = X.shape
-    th, w = _unpack(x, m, d)
-    A = attention(th, X)
-    D = design_matrix(th, X, A)
-    JW = np.einsum("rc,ef->recf", D, np.eye(d)).reshape(n * k * d, m * d * d)
-    return np.hstack([theta_jacobian(th, w, X, A), JW])
-
-
 def joint_refine(X, Y, thetas, ws, *, max_iter: int = 30, threshold: float = 0.0) -> RefineResult:
-    """Refine ``(thetas, ws)`` jointly; never returns a worse fit than it was given."""
+    """Refine ``(thetas, ws)`` jointly; never returns a worse fit than it was given.
+
+    Stops once the relative residual is below ``policy.LM_POLISH`` times ``threshold``.
+    """
     n, k, d = X.shape
     m = thetas.shape[0]
+    Yf = Y.reshape(n * k, d)
+
+    def residual(x):
+        th, w = _split(x, m, d)
+        return (design_matrix(th, X) @ w.reshape(m * d, d) - Yf).ravel()
+
+    def linearize(x, r):
+        th, w = _split(x, m, d)
+        return DenseNormal(*joint_normal_equations(th, w, X, r.reshape(n * k, d)))
+
     x0 = np.concatenate([thetas.ravel(), ws.ravel()])
     norm = float(np.linalg.norm(Y))
-    r0 = float(np.linalg.norm(_residual(x0, X, Y, m)) / norm)
-    ftol = 0.5 * (0.1 * threshold * norm) ** 2
-    res = levenberg_marquardt(lambda x: _residual(x, X, Y, m), lambda x: _jacobian(x, X, Y, m), x0,
-                              max_iter=max_iter, ftol=ftol)
-    r1 = float(np.sqrt(2 * res.cost) / norm)
-    if not r1 <= r0:  # LM only accepts decreasing steps; keep the guard explicit
-        th, w = thetas, ws
-        r1 = r0
-    else:
-        th, w = _unpack(res.x, m, d)
-    return RefineResult(th.copy(), w.copy(), r0, r1, res.iterations, res.reason)
+    r0 = float(np.linalg.norm(residual(x0)) / norm)
+    res = levenberg_marquardt(residual, linearize, x0, max_iter=max_iter,
+                              ftol=0.5 * (policy.LM_POLISH * threshold * norm) ** 2)
+    r1 = float(np.linalg.norm(res.r) / norm)
+    th, w = _split(res.x, m, d) if r1 <= r0 else (thetas, ws)  # LM only accepts decreasing steps
+    return RefineResult(th.copy(), w.copy(), r0, min(r0, r1), res.iterations, res.reason)

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-from _planted import planted_data
 
 import provable_mha as pm
-from provable_mha.learner.gpolytope import g_polytope, polytope_vertices
-from provable_mha.learner.sculpt import _degenerate_tokens, attention_from_outputs, theta_body
-from provable_mha.learner.span import (
+from provable_mha.learner.structured.gpolytope import g_polytope, polytope_vertices
+from provable_mha.learner.structured.sculpt import _degenerate_tokens, attention_from_outputs, theta_body
+from provable_mha.learner.structured.span import (
     _beta_step,
     _contrasts,
     _vp_normal,
@@ -18,6 +17,7 @@ from provable_mha.learner.span import (
     theta_span,
     w_span,
 )
+from provable_mha.testing import planted_data
 
 _data = planted_data
 

@@ -1,4 +1,4 @@
-r"""The g-polytope of the provable mode (SPEC §3, "one sound structure").
+r"""The g-polytope of the ``sculpt`` route (:math:`mk\le d`): the heads as vertices of a polytope.
 
 With a basis :math:`V_1..V_m` of :math:`\mathrm{span}\{W_i\}` and :math:`W_i=\sum_j C_{ji}V_j`,
 row :math:`a` of an example is :math:`y_a=\sum_b x_b^\top M_{ab}` with
@@ -39,10 +39,10 @@ import numpy as np
 from scipy.linalg import null_space
 from scipy.spatial import HalfspaceIntersection
 
-from ..conditions import DEFAULT_THRESHOLDS
-from ..errors import LearnError
+from ...errors import LearnError
+from ...solvers import solve
+from ..policy import COND_MAX, NOISE_Z, W_INDEPENDENCE
 from .sculpt import RowCoefficients, row_coefficients
-from .solvers import solve
 
 __all__ = ["GPolytope", "g_polytope", "polytope_vertices", "PolytopeVertices"]
 
@@ -89,7 +89,7 @@ class GPolytope:
         return float(max(0.0, np.max(A @ np.asarray(g, float) - b)))
 
 
-def g_polytope(X, Y, basis, *, noise: float = 0.0, z: float = 6.0, cond_max: float = 1e8,
+def g_polytope(X, Y, basis, *, noise: float = 0.0, z: float = NOISE_Z, cond_max: float = COND_MAX,
                w_independence: float | None = None) -> GPolytope:
     r"""Build :math:`P` from data and an orthonormal basis ``(m, d, d)`` of :math:`\mathrm{span}\{W_i\}`.
 
@@ -115,7 +115,7 @@ def g_polytope(X, Y, basis, *, noise: float = 0.0, z: float = 6.0, cond_max: flo
     srow = rc.coef[ok].sum(axis=-1).transpose(0, 2, 1).reshape(-1, m)  # (n*k, m)
     s = srow.mean(axis=0)
     serr = np.sqrt((np.linalg.norm(rc.bound[ok], axis=(1, 3)) ** 2).mean()) / np.sqrt(len(srow))
-    tau = DEFAULT_THRESHOLDS["w_independence"] if w_independence is None else float(w_independence)
+    tau = W_INDEPENDENCE if w_independence is None else float(w_independence)
     Rg = m / (tau * float(np.linalg.norm(s)))
     return GPolytope(beta, Rg * err, s, Rg, Rg * float(serr), rc)
 

@@ -32,10 +32,10 @@ import cvxpy as cp
 import numpy as np
 from scipy.linalg import subspace_angles
 
-from .._validation import as_generator, check_array, check_positive_int
+from ..._validation import as_generator, check_array, check_positive_int
+from ..design import solve_w
+from ..moments import crude_sum_w
 from .constraints import box_block, interval_block
-from .design import solve_w
-from .moments import crude_sum_w
 from .sculpt import ThetaBody, _check_xy, _degenerate_tokens
 
 __all__ = ["orthonormalize", "SpanFit", "w_span", "principal_angles", "theta_span",
@@ -356,7 +356,7 @@ def min_norm_point(body: ThetaBody, *, solver: str | None = None) -> np.ndarray:
     It removes components the examples do not determine (the minimum-norm refinement of
     phase iii). Raises :class:`~provable_mha.LearnError` if the body is empty.
     """
-    from .solvers import solve
+    from ...solvers import solve
 
     d = body.d
     th = cp.Variable(d * d)

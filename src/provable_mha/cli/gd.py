@@ -1,7 +1,7 @@
 """``provable-mha gd``: the heads experiment from the command line.
 
-Not wired into :mod:`provable_mha.cli` by this module; the main parser calls
-``register(subparsers)`` to add the subcommand. Example::
+Registered by :func:`provable_mha.cli.build_parser`; the work is done by
+:mod:`provable_mha.gd`. Example::
 
     provable-mha gd --H 1,2,4,8 --n 200 --seeds 3 --plot heads.png
 """
@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import argparse
 
+from .args import positive_ints, step_size
+
 __all__ = ["register", "run"]
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        vals = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers, got {text!r}") from None
-    if not vals or any(v < 1 for v in vals):
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers, got {text!r}")
-    return vals
 
 
 def run(args) -> int:
     """Run the heads experiment with parsed ``args``, print the table, optionally save files."""
-    from .experiment import heads_experiment
+    from ..gd.experiment import heads_experiment
 
     data_kwargs = {"signal_strength": args.signal, "noise_std": args.noise,
                    "label_noise": args.label_noise}
@@ -47,30 +37,17 @@ def run(args) -> int:
     return 0
 
 
-def _step(text: str) -> float | str:
-    """A positive step size, or the word ``safe``."""
-    if text == "safe":
-        return text
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'safe', got {text!r}") from exc
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"step size must be a positive finite number, got {text!r}")
-    return value
-
-
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``gd`` subcommand to an ``argparse`` sub-parser collection and return it."""
     p = subparsers.add_parser("gd", help="train/test loss of GD against the number of heads")
-    p.add_argument("--H", type=_int_list, default=[1, 2, 4, 8],
+    p.add_argument("--H", type=positive_ints, default=[1, 2, 4, 8],
                    help="comma-separated head counts (default 1,2,4,8)")
     p.add_argument("--n", type=int, default=200, help="training examples")
     p.add_argument("--n-test", type=int, default=2000, help="test examples")
     p.add_argument("--T", type=int, default=8, help="tokens per example")
     p.add_argument("--d", type=int, default=16, help="token dimension")
     p.add_argument("--steps", type=int, default=300, help="GD steps")
-    p.add_argument("--lr", type=_step, default=1.0,
+    p.add_argument("--lr", type=step_size, default=1.0,
                    help="fixed step size, or 'safe' for the certified step of docs/gd.md §4 at every step")
     p.add_argument("--seeds", type=int, default=3, help="random initialisations per H")
     p.add_argument("--init-scale", type=float, default=1.0)

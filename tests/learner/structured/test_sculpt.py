@@ -5,7 +5,8 @@ import pytest
 from scipy.stats import binomtest
 
 import provable_mha as pm
-from provable_mha.learner.sculpt import (
+from provable_mha.learner.policy import CONTAINMENT_TOL
+from provable_mha.learner.structured.sculpt import (
     attention_from_outputs,
     body_centre,
     row_coefficients,
@@ -13,9 +14,8 @@ from provable_mha.learner.sculpt import (
     simplex_intervals,
     theta_body,
 )
-from provable_mha.learner.solvers import FEAS_TOL
 
-TOL = 10 * FEAS_TOL  # stated containment tolerance (log-ratio units)
+TOL = CONTAINMENT_TOL  # stated containment tolerance (log-ratio units)
 
 
 def _data(m, d, k, n, seed, noise=0.0, scale=1.0):

@@ -1,4 +1,4 @@
-"""Solver choice, tolerances and fallbacks: the only module that names CVXPY solvers.
+"""Every convex program of the package is solved here: solver choice, tolerances, status, timing.
 
 Pure LPs default to HiGHS (exact simplex/IPM, fast on vectorised blocks); programs with
 second-order cones default to Clarabel (accurate interior point). SCS is the fallback for
@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from ..errors import LearnError
+from .errors import LearnError
 
 __all__ = ["SolveInfo", "choose_solver", "solve", "FEAS_TOL"]
 
-#: Primal feasibility tolerance we ask of solvers; containment tests use 10x this.
+#: Primal feasibility tolerance we ask of solvers; containment checks allow 10x this
+#: (``learner.policy.CONTAINMENT_TOL``).
 FEAS_TOL = 1e-8
 
 _DEFAULT = {"lp": "HIGHS", "socp": "CLARABEL"}

@@ -1,4 +1,4 @@
-r"""Reference learners the toolkit is measured against (SPEC §3, "Measured reference point").
+r"""Two baseline learners: finite-difference variable projection and Adam (the reference points).
 
 Two methods a user without this toolkit would reach for, implemented faithfully and without
 handicaps so that :mod:`benchmarks.learner_vs_baselines` compares like with like:
@@ -16,7 +16,7 @@ handicaps so that :mod:`benchmarks.learner_vs_baselines` compares like with like
 
 Both return a :class:`BaselineResult` (the fitted layer, the training residual, restarts used,
 wall time, whether the time cap was hit). Both share the start distribution of the practical
-search (:func:`provable_mha.learner.search.start_points`), so neither side gets better starts.
+search (:func:`provable_mha.learner.practical.start_points`), so neither side gets better starts.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validation import as_generator
+from ..learner.design import attention, design_matrix
+from ..learner.practical import start_points
 from ..model import MultiHeadAttention
-from .design import attention, design_matrix
-from .search import start_points
 
 __all__ = ["BaselineResult", "fd_varpro_lm", "adam_joint", "squared_loss_grad", "TimeCap"]
 
@@ -107,7 +107,7 @@ def fd_varpro_lm(X, Y, m: int, *, rng=None, restarts: int = 5, threshold: float 
         residual is at most ``threshold``.
     threshold : float
         Acceptance threshold on the training relative residual (noiseless: :math:`10^{-10}`,
-        the same as :func:`provable_mha.learner.search.acceptance_threshold`).
+        the same as :data:`provable_mha.learner.policy.EXACT_FIT_REL`).
     time_cap : float
         Wall-time cap in seconds for the whole call; the current run is abandoned when it is hit.
     ftol, xtol, gtol : float

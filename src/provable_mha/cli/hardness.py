@@ -1,40 +1,22 @@
 """``provable-mha hardness``: the SQ lower-bound table for the parity family.
 
-Not wired by itself: the main CLI calls :func:`register` on its subparsers, e.g.
-``hardness.cli.register(sub)`` inside :func:`provable_mha.cli.build_parser`.
+Registered by :func:`provable_mha.cli.build_parser`; the work is done by
+:mod:`provable_mha.hardness`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["register", "parse_range", "run"]
+from .args import int_range
 
-
-def parse_range(text: str) -> list[int]:
-    """Parse ``"5"``, ``"2..5"`` (inclusive) or ``"2,3,5"`` into a list of positive integers."""
-    text = str(text).strip()
-    try:
-        if ".." in text:
-            lo_s, hi_s = text.split("..", 1)
-            lo, hi = int(lo_s), int(hi_s)
-            if lo > hi:
-                raise argparse.ArgumentTypeError(f"empty range {text!r}: {lo} > {hi}")
-            vals = list(range(lo, hi + 1))
-        else:
-            vals = [int(v) for v in text.split(",")]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer, a range like 2..5 or a list like 2,3,5; got {text!r}") from exc
-    if any(v < 1 for v in vals):
-        raise argparse.ArgumentTypeError(f"values must be >= 1, got {text!r}")
-    return vals
+__all__ = ["register", "run"]
 
 
 def run(args) -> int:
     """Print the exact SQ table (and, with ``--conditions``, the violated conditions)."""
-    from .report import family_conditions, format_family_conditions
-    from .sq import MAX_EXACT_D, format_sq_table, sq_table
+    from ..hardness.report import family_conditions, format_family_conditions
+    from ..hardness.sq import MAX_EXACT_D, format_sq_table, sq_table
 
     bad = [d for d in args.d if d > MAX_EXACT_D]
     if bad:
@@ -47,7 +29,7 @@ def run(args) -> int:
     print("parity family, k = 2, exact enumeration over all 2^(2d) inputs")
     print(format_sq_table(rows))
     if args.conditions:
-        from .parity import parity_family
+        from ..hardness.parity import parity_family
 
         for m, d in pairs:
             summary = family_conditions(parity_family(m, d), k=2)
@@ -61,9 +43,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         "hardness", help="SQ lower-bound table of the parity family (exact enumeration)",
         description="Exact SQ analysis of the parity family: family size C(d-1, m-1), pairwise "
                     "correlations, separation E||F_S - F_S'||^2, moment degree, query bound.")
-    p.add_argument("--m", type=parse_range, default=[2, 3, 4, 5],
+    p.add_argument("--m", type=int_range(1), default=[2, 3, 4, 5],
                    help="heads: an integer, a range 2..5 or a list 2,3 (default 2..5)")
-    p.add_argument("--d", type=parse_range, default=[7],
+    p.add_argument("--d", type=int_range(1), default=[7],
                    help="token dimension(s), <= 8 (default 7)")
     p.add_argument("--tau", type=float, default=None,
                    help="SQ tolerance (default D^(-1/3) per row)")

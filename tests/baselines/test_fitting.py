@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import provable_mha as pm
-from provable_mha.learner.baselines import adam_joint, fd_varpro_lm, squared_loss_grad
+from provable_mha.baselines import adam_joint, fd_varpro_lm, squared_loss_grad
 from provable_mha.learner.design import design_matrix, theta_jacobian
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "learner_vs_baselines.py"

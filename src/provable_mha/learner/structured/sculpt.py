@@ -1,4 +1,4 @@
-r"""Phase ii: attention from outputs and the sculpted Θ-step body (SPEC §3).
+r"""Attention from outputs and the sculpted Θ-step body (the ``sculpt`` route, :math:`mk\le d`).
 
 **Row coefficients.** Fix matrices :math:`V_1,\dots,V_m` (the true :math:`W_i`, or a basis of
 their span). Row :math:`a` of example :math:`n` obeys
@@ -42,9 +42,10 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
-from .._validation import check_array, check_inputs
+from ..._validation import check_array, check_inputs
+from ...solvers import SolveInfo, solve
+from ..policy import COND_MAX, CONTAINMENT_TOL, DEGENERATE_TOL, NOISE_Z, THETA_BOX
 from .constraints import LogRatioRows, box_block, interval_block, logratio_rows
-from .solvers import FEAS_TOL, SolveInfo, solve
 
 __all__ = [
     "RowCoefficients", "row_coefficients", "AttentionIntervals", "attention_from_outputs",
@@ -52,8 +53,6 @@ __all__ = [
     "SculptTrajectory", "sculpt_trajectory", "THETA_BOX",
 ]
 
-#: A-priori box on the entries of Θ_i (implied by the required condition ||Θ_i||_F <= 10).
-THETA_BOX = 10.0
 _EPS = np.finfo(float).eps
 
 
@@ -103,7 +102,7 @@ class RowCoefficients:
         return int((~self.valid).sum())
 
 
-def _degenerate_tokens(X: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+def _degenerate_tokens(X: np.ndarray, tol: float = DEGENERATE_TOL) -> np.ndarray:
     """True for examples with two equal or opposite tokens (the designs that break SPEC's probe)."""
     n, k, d = X.shape
     bi, ci = np.triu_indices(k, 1)
@@ -113,8 +112,8 @@ def _degenerate_tokens(X: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     return (same | opp).any(-1)
 
 
-def row_coefficients(X, Y, basis, *, noise: float = 0.0, z: float = 6.0,
-                     cond_max: float = 1e8) -> RowCoefficients:
+def row_coefficients(X, Y, basis, *, noise: float = 0.0, z: float = NOISE_Z,
+                     cond_max: float = COND_MAX) -> RowCoefficients:
     """Batched least-squares coefficients of every output row on ``{V_j^T x_b}`` (module docstring).
 
     Parameters
@@ -201,8 +200,8 @@ def simplex_intervals(est: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, 
     return np.clip(lo2, 0.0, 1.0), np.clip(up2, 0.0, 1.0)
 
 
-def attention_from_outputs(X, Y, ws, *, noise: float = 0.0, z: float = 6.0,
-                           cond_max: float = 1e8) -> AttentionIntervals:
+def attention_from_outputs(X, Y, ws, *, noise: float = 0.0, z: float = NOISE_Z,
+                           cond_max: float = COND_MAX) -> AttentionIntervals:
     r"""Attention weights :math:`\alpha_{iab}` from outputs for known ``ws (m, d, d)``, with intervals.
 
     Needs :math:`mk\le d`. Noiseless: :math:`\hat\alpha` is exact to round-off and the intervals
@@ -326,7 +325,7 @@ class SculptTrajectory:
     centres: list[np.ndarray]
     violations: list[float]
     rows: list[int]
-    tolerance: float = 10 * FEAS_TOL
+    tolerance: float = CONTAINMENT_TOL
     info: dict = field(default_factory=dict)
 
 
@@ -346,7 +345,7 @@ def sculpt_trajectory(X, Y, ws, *, head: int = 0, noise: float = 0.0, batch: int
     truth : array_like (d, d), optional
         The true Θ of ``head``; its violation of every body is recorded.
     """
-    from .._validation import as_generator, check_positive_int
+    from ..._validation import as_generator, check_positive_int
 
     Xb, Yb = _check_xy(X, Y)
     n, k, d = Xb.shape

@@ -1,0 +1,271 @@
+r"""The learner's one entry point :func:`learn`: validate once, dispatch a strategy, refine, certify.
+
+.. code-block:: text
+
+    learn(X, Y, m, method=...)
+      validate (once)  ->  split train / held-out  ->  Problem
+      strategy: practical | structured   ->  Candidate (thetas, ws, accepted, phases, rounds, body)
+      refine:   joint least squares on all (Θ_i, W_i)          (refine.py)
+      certify:  held-out PAC statement, vacuity, identifiability, body radius   (certify.py)
+      -> LearnResult
+
+Strategies share one signature, ``strategy(problem, rng) -> Candidate``, and are registered in
+:data:`STRATEGIES`; their mathematics is in ``docs/learner.md`` and ``docs/structured.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .._validation import as_generator, check_array, check_boolean, check_positive_int
+from ..errors import LearnError
+from ..identifiability import identifiability
+from ..model import MultiHeadAttention
+from ..solvers import choose_solver
+from .certify import holdout_certificate
+from .practical import practical
+from .problem import Problem
+from .refine import joint_refine
+from .result import LearnResult, PhaseRecord, timed_phase
+from .structured import structured
+
+__all__ = ["learn", "min_examples", "information_limit", "STRATEGIES"]
+
+#: ``method`` name -> strategy ``(problem, rng) -> Candidate``.
+STRATEGIES = {"practical": practical, "structured": structured}
+
+
+def min_examples(m: int, d: int, k: int) -> int:
+    r"""Training examples below which :func:`learn` refuses: :math:`\lceil 2md/k\rceil`.
+
+    The layer has :math:`2md^2` parameters and an example gives :math:`kd` labels.
+    """
+    return math.ceil(2 * m * d / k)
+
+
+def information_limit(m: int, d: int, k: int) -> float:
+    r"""The information limit :math:`n^*=\max(2md/k,\ d^2/(k(k-1)))` of ``docs/learner.md``.
+
+    The second count: each :math:`\Theta_i` (:math:`d^2` numbers) is seen only through the
+    :math:`k(k-1)` logit differences of its attention per example (infinite for :math:`k=1`,
+    where attention is constant and :math:`\Theta` is not identified at all).
+    """
+    theta = math.inf if k < 2 else d * d / (k * (k - 1))
+    return max(2 * m * d / k, theta)
+
+
+def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver):
+    if inputs == "boolean":
+        X = check_boolean(X, "X")
+    elif inputs == "any":
+        X = check_array(X, "X")
+    else:
+        raise ValueError(f"inputs must be 'boolean' or 'any', got {inputs!r}")
+    Y = check_array(Y, "Y")
+    if X.ndim != 3:
+        raise ValueError(f"X must have shape (n, k, d), got {X.shape}")
+    if Y.shape != X.shape:
+        raise ValueError(f"Y must have the same shape as X {X.shape}, got {Y.shape}")
+    m = check_positive_int(m, "m")
+    if method not in STRATEGIES:
+        raise ValueError(f"method must be one of {tuple(STRATEGIES)}, got {method!r}")
+    for name, v, lo, hi in (("noise", noise, 0.0, math.inf), ("holdout", holdout, 0.0, 1.0),
+                            ("delta", delta, 0.0, 1.0)):
+        if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not np.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+        if not (lo <= v < hi if name == "noise" else lo < v < hi):
+            raise ValueError(f"{name} must be in {'[0, inf)' if name == 'noise' else '(0, 1)'}, got {v}")
+    restarts = check_positive_int(restarts, "restarts")
+    if solver is not None:
+        choose_solver("lp", solver)  # raises ValueError naming the installed solvers
+    if label_bound is not None and not (np.isfinite(label_bound) and label_bound > 0):
+        raise ValueError(f"label_bound must be a finite number > 0, got {label_bound!r}")
+    scale = float(np.abs(Y).max()) if Y.size else 0.0
+    if scale == 0.0:
+        raise ValueError("every label is 0: the zero layer fits exactly and nothing is learnable")
+    if not 1e-150 < scale < 1e150:
+        raise ValueError(f"labels of magnitude {scale:.1e} are outside the range this learner works "
+                         "in (1e-150 .. 1e150): rescale Y (and noise) by a power of 10 first")
+    return X, Y, m, restarts
+
+
+def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=None, holdout: float = 0.2,
+          delta: float = 0.05, solver: str | None = None, restarts: int = 12,
+          label_bound: float | None = None, inputs: str = "boolean", strict: bool = True,
+          progress: bool = False, blas_threads: int | None = 1, mode: str | None = None,
+          **options) -> LearnResult:
+    r"""Learn an m-head attention layer from labelled examples and certify it on held-out data.
+
+    Parameters
+    ----------
+    X, Y : array_like, shape (n, k, d)
+        Inputs (Boolean unless ``inputs="any"``) and labels :math:`Y = F(X) + \text{noise}`.
+    m : int
+        Number of heads to fit.
+    method : {"practical", "structured"}
+        ``"practical"``: multi-start variable-projection Levenberg–Marquardt (fast, no parameter
+        statement). ``"structured"``: constraint generation — a convex body built from the
+        examples that contains every consistent layer near the fit, with a certified parameter
+        radius (``docs/structured.md``).
+    noise : float
+        Declared label-noise level :math:`\sigma` (Gaussian); thresholds follow from it.
+    rng : int or Generator, optional
+        Seed for the split and the starts (reproducible for an int).
+    holdout : float
+        Fraction of examples held out for the certificate.
+    delta : float
+        Confidence parameter of every threshold and statement.
+    solver : str, optional
+        CVXPY solver for the convex programs (default HiGHS for LPs, Clarabel for cones).
+    restarts : int
+        Random starts the local searches may use.
+    label_bound : float, optional
+        Declared bound :math:`|Y_{ae}|\le B`; enables the certificate's ``mse_bound``.
+    inputs : {"boolean", "any"}
+        Check that X is in :math:`\{\pm1\}` (default), or accept any finite inputs.
+    strict : bool
+        If true (default), raise :class:`~provable_mha.LearnError` instead of returning a layer
+        that does not fit the training data or is not certified; the uncertified result is then
+        in ``err.diagnosis["result"]``.
+    progress : bool
+        Show a progress bar.
+    blas_threads : int or None
+        BLAS threads while learning (default 1 via :mod:`threadpoolctl`, restored after; see
+        ``docs/dependencies.md``); ``None`` leaves the process setting alone.
+    mode : str, optional
+        Deprecated alias of ``method`` (``"provable"`` means ``"structured"``).
+    **options
+        Strategy options (``docs/structured.md`` lists the structured ones).
+
+    Returns
+    -------
+    LearnResult
+
+    Raises
+    ------
+    ValueError
+        Malformed input (shapes, NaN/inf, non-Boolean entries, m < 1, bad options, all-zero or
+        out-of-range labels).
+    LearnError
+        Too few examples for :math:`(m, d, k)`, no layer fits (data not realizable by m heads or
+        noise understated), the fit fails the held-out check, or a solver failure.
+    """
+    if mode is not None:
+        warnings.warn("learn(mode=...) is deprecated; use method=", DeprecationWarning, stacklevel=2)
+        method = {"provable": "structured"}.get(mode, mode)
+    X, Y, m, restarts = _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver)
+    if blas_threads is not None:
+        blas_threads = check_positive_int(blas_threads, "blas_threads")
+    limits = threadpool_limits(blas_threads, user_api="blas") if blas_threads else contextlib.nullcontext()
+    with limits:
+        return _learn(X, Y, m, method=method, noise=float(noise), holdout=float(holdout), delta=float(delta),
+                      rng=rng, solver=solver, restarts=restarts, label_bound=label_bound, strict=strict,
+                      progress=progress, options=options)
+
+
+def _split(X, Y, m, holdout, gen):
+    n, k, d = X.shape
+    n_h = max(1, int(round(holdout * n)))
+    n_tr = n - n_h
+    need = min_examples(m, d, k)
+    if n_tr < need:
+        raise LearnError(
+            f"too few examples: {n_tr} training examples (of {n}, holdout {holdout}) but (m, d, k) = "
+            f"{(m, d, k)} needs at least 2md/k = {need} (the information limit is "
+            f"{information_limit(m, d, k):.1f}; 1.5-3x that is recommended)",
+            {"n": n, "n_train": n_tr, "min_train": need},
+        )
+    perm = gen.permutation(n)
+    return X[perm[n_h:]], Y[perm[n_h:]], X[perm[:n_h]], Y[perm[:n_h]]
+
+
+def _bar(progress: bool, desc: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(desc=desc, unit="step", leave=False)
+
+
+def _learn(X, Y, m, *, method, noise, holdout, delta, rng, solver, restarts, label_bound, strict, progress,
+           options) -> LearnResult:
+    """The body of :func:`learn` on validated input."""
+    n, k, d = X.shape
+    seed = int(rng) if isinstance(rng, (int, np.integer)) else None
+    gen = as_generator(rng)
+    Xtr, Ytr, Xh, Yh = _split(X, Y, m, holdout, gen)
+    bar = _bar(progress, f"learn m={m} ({method}) on {len(Xtr)} train + {len(Xh)} held-out examples")
+    problem = Problem(Xtr, Ytr, m, noise=noise, delta=delta, solver=solver, restarts=restarts,
+                      progress=bar, options=options)
+    try:
+        cand = STRATEGIES[method](problem, gen)
+        phases = list(cand.phases)
+        thetas, ws, accepted = _refine(problem, cand, phases)
+        layer = MultiHeadAttention(thetas, ws)
+        with timed_phase(phases, "certify") as rec:
+            cert = _certify(problem, layer, cand, Xh, Yh, label_bound, rec)
+    finally:
+        if bar is not None:
+            bar.close()
+    train_rel = float(np.linalg.norm(layer(Xtr) - Ytr) / np.linalg.norm(Ytr))
+    result = LearnResult(layer=layer, certificate=cert, phases=phases, rounds=cand.rounds, method=method,
+                         m=m, d=d, k=k, n_train=len(Xtr), n_holdout=len(Xh), noise=noise, seed=seed,
+                         train_relative_error=train_rel)
+    if strict:
+        _raise_if_uncertified(result, accepted, cand.threshold)
+    return result
+
+
+def _refine(problem: Problem, cand, phases: list[PhaseRecord]):
+    """The shared refinement; returns ``(thetas, ws, accepted)``."""
+    with timed_phase(phases, "refine", solver="numpy-lm", sizes={"parameters": problem.n_params}) as rec:
+        rf = joint_refine(problem.X, problem.Y, cand.thetas, cand.ws, threshold=cand.threshold,
+                          max_iter=20 if cand.accepted else 5)
+        rec.info = {"relative_residual_before": rf.relative_residual_before,
+                    "relative_residual": rf.relative_residual, "iterations": rf.iterations}
+    problem.tick("refined")
+    return rf.thetas, rf.ws, cand.accepted or rf.relative_residual <= cand.threshold
+
+
+def _certify(problem: Problem, layer, cand, Xh, Yh, label_bound, rec: PhaseRecord):
+    """Identifiability, the body's parameter statement, then the held-out certificate."""
+    k = problem.X.shape[1]
+    ident = identifiability(layer, k)
+    param, checks, programs = None, {}, []
+    if cand.body is not None:
+        t0 = time.perf_counter()
+        param = cand.body.certify(layer, problem)
+        checks.update(param.pop("checks", {}))
+        programs.extend(param.pop("programs", []))
+        rec.info["body_seconds"] = time.perf_counter() - t0
+    cert = holdout_certificate(
+        layer, problem.X, Xh, Yh, y_scale=float(np.abs(problem.Y).max()), delta=problem.delta, noise=problem.noise,
+        leverage=problem.n_params / problem.Y.size, y_mean=problem.Y.mean(axis=0), label_bound=label_bound,
+        param=param, identifiable=ident.identifiable, checks=checks, programs=programs)
+    rec.status = "certified" if cert.certified else ("vacuous" if cert.vacuous else "not certified")
+    rec.sizes = {"holdout": int(Xh.shape[0]), "distinct_unseen": cert.n_distinct_holdout}
+    rec.info.update(identifiability=ident.summary(), certified=cert.certified)
+    problem.tick("certified" if cert.certified else "NOT certified")
+    return cert
+
+
+def _raise_if_uncertified(result: LearnResult, accepted: bool, threshold: float) -> None:
+    m, cert, train_rel = result.m, result.certificate, result.train_relative_error
+    if not accepted:
+        raise LearnError(
+            f"no {m}-head layer found that fits the training data: best relative residual {train_rel:.3e} "
+            f"> acceptance threshold {threshold:.3e}. The data may not be realisable by {m} heads, the noise "
+            f"level may be understated, or more examples / restarts are needed.",
+            {"train_relative_error": train_rel, "threshold": threshold, "result": result})
+    if not cert.certified:
+        raise LearnError(
+            f"the fitted layer explains the training data (relative residual {train_rel:.3e}) but is not "
+            f"certified: {cert.statement}",
+            {"train_relative_error": train_rel, "holdout_max_residual": cert.max_residual,
+             "epsilon": cert.epsilon, "vacuous": cert.vacuous, "result": result})

@@ -1,0 +1,113 @@
+r"""Strategy ``"practical"``: multi-start local search over :math:`\Theta`, with :math:`W` eliminated.
+
+Variable projection (Golub–Pereyra): for fixed :math:`\Theta` the optimal
+:math:`W^*(\Theta) = D(\Theta)^+ Y` (the W-step of :mod:`.design`), leaving the reduced residual
+
+.. math::
+
+    r(\Theta) = \big(I - D(\Theta)D(\Theta)^+\big)\, Y ,
+
+minimised by the Levenberg–Marquardt core of :mod:`.lsq` with Kaufman's Jacobian
+:math:`J \approx -P^\perp_{D}\,\partial_\Theta\big(D(\Theta)W\big)|_{W=W^*}`, whose normal equations
+are formed from the attention covariances without materialising :math:`J`
+(:func:`.design.theta_normal_equations`). A start whose cost stalls is abandoned; the search
+stops at the first start below the acceptance threshold of :mod:`.policy`. Nothing here is a
+guarantee: the answer is judged by the shared certificate (``docs/learner.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import policy
+from .design import theta_covariances, theta_normal_equations, w_step
+from .lsq import DenseNormal, levenberg_marquardt
+from .problem import Problem
+from .result import Candidate, PhaseRecord
+
+__all__ = ["LocalRun", "varpro_residual", "local_search", "start_points", "practical"]
+
+
+@dataclass
+class LocalRun:
+    """One local-search run from one start."""
+
+    thetas: np.ndarray
+    ws: np.ndarray
+    relative_residual: float
+    iterations: int
+    evaluations: int
+    reason: str
+    start: str
+
+
+def varpro_residual(theta_flat: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int):
+    r"""Reduced residual :math:`P^\perp_{D(\Theta)}Y` (flattened) and :math:`W^*(\Theta)` ``(m, d, d)``."""
+    d = X.shape[2]
+    ws = w_step(theta_flat.reshape(m, d, d), X, Y)
+    return ws.residual.ravel(), ws.W.reshape(m, d, d)
+
+
+def varpro_normal(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int) -> DenseNormal:
+    r"""Kaufman's normal equations :math:`(J^\top J, J^\top r)` of the reduced residual.
+
+    :math:`J_{vp} = -P^\perp J_\Theta`, so :math:`J_{vp}^\top J_{vp} = J_\Theta^\top P^\perp J_\Theta`
+    and, as :math:`r = P^\perp Y` already lies in the range of :math:`P^\perp`,
+    :math:`J_{vp}^\top r = -J_\Theta^\top r`.
+    """
+    n, k, d = X.shape
+    thetas = theta_flat.reshape(m, d, d)
+    ws = w_step(thetas, X, Y)
+    C = theta_covariances(thetas, ws.W.reshape(m, d, d), X, ws.A)
+    H, g = theta_normal_equations(X, C, r.reshape(n * k, d), ws.Q)
+    return DenseNormal(H, -g)
+
+
+def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
+                 start: str = "given", deadline: float | None = None) -> LocalRun:
+    """Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``."""
+    d = X.shape[2]
+    norm = float(np.linalg.norm(Y))
+    res = levenberg_marquardt(lambda t: varpro_residual(t, X, Y, m)[0],
+                              lambda t, r: varpro_normal(t, r, X, Y, m), theta0.ravel(),
+                              max_iter=max_iter, ftol=0.5 * (policy.LM_POLISH * threshold * norm) ** 2,
+                              stall_window=policy.LM_STALL_WINDOW, stall_ratio=policy.LM_STALL_RATIO,
+                              deadline=deadline)
+    W = varpro_residual(res.x, X, Y, m)[1]
+    return LocalRun(res.x.reshape(m, d, d), W, float(np.linalg.norm(res.r) / norm), res.iterations,
+                    res.evaluations, res.reason, start)
+
+
+def start_points(m: int, d: int, rng: np.random.Generator, count: int, scales=(1.0, 2.0, 0.5, 3.0)):
+    """Random starts :math:`\\Theta_i = s\\,G_i/d` cycling through logit scales ``scales``."""
+    for j in range(count):
+        s = scales[j % len(scales)]
+        yield f"random(scale={s})", s * rng.standard_normal((m, d, d)) / d
+
+
+def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
+    """Run the practical strategy on ``problem`` (module docstring); returns the best run."""
+    import time
+
+    X, Y, m = problem.X, problem.Y, problem.m
+    d = X.shape[2]
+    thr = problem.threshold
+    t0 = time.perf_counter()
+    runs: list[LocalRun] = []
+    for name, th0 in start_points(m, d, rng, problem.restarts):
+        run = local_search(X, Y, m, th0, threshold=thr, start=name)
+        runs.append(run)
+        problem.tick(f"residual {run.relative_residual:.1e}")
+        if run.relative_residual <= thr:
+            break
+    best = min(runs, key=lambda r: r.relative_residual)
+    accepted = best.relative_residual <= thr
+    rec = PhaseRecord("search", time.perf_counter() - t0,
+                      "accepted" if accepted else "no start reached the threshold", "numpy-lm",
+                      sizes={"parameters": m * d * d, "residuals": Y.size, "starts": len(runs)},
+                      info={"threshold": thr, "runs": [
+                          {"start": r.start, "relative_residual": r.relative_residual,
+                           "iterations": r.iterations, "reason": r.reason} for r in runs]})
+    return Candidate(best.thetas, best.ws, accepted, thr, phases=[rec])

@@ -1,0 +1,273 @@
+r"""The structured strategy's convex body around a fit, and the parameter radius it certifies.
+
+Notation (``docs/structured.md`` §2 has the proofs). Parameters
+:math:`\theta=(\mathrm{vec}\,\Theta_1..\Theta_m,\mathrm{vec}\,W_1..W_m)\in\mathbb{R}^P`,
+:math:`P=2md^2`; the body's rows :math:`j=(n,a,e)` are the output entries of the examples it
+holds, :math:`N` of them; :math:`f_j(\theta)=F_\theta(X_n)_{ae}`, :math:`r=y-f(\hat\theta)`,
+:math:`J=\partial f/\partial\theta` at the fit :math:`\hat\theta`.
+
+**Remainder bound** (Theorem 1 there). For :math:`\|\delta\|_2\le\rho`,
+:math:`|f_j(\hat\theta+\delta)-f_j(\hat\theta)-J_j\delta|\le\tfrac{L(\rho)}{2}\|\delta\|^2` with
+
+.. math::
+
+    L(\rho)=\max_i\tfrac12\Big(c_1\omega_i+\sqrt{c_1^2\omega_i^2+c_2^2}\Big),\quad
+    c_1=\tfrac{R^2D^3}{4},\ c_2=\tfrac{RD^2}{2},\ \omega_i=\max_e\|\hat W_i[:,e]\|_2+\rho,
+
+:math:`R` the largest token norm and :math:`D` the largest distance between two tokens of one
+example (:math:`R=\sqrt d`, :math:`D\le2\sqrt d` on Boolean inputs).
+
+**The body.** Every :math:`\theta` with :math:`\|\theta-\hat\theta\|\le\rho` that fits the rows
+(exactly, or within the noise quantile :math:`\tau=\sigma\chi_N(1-\delta)`) lies in
+
+.. math::
+
+    K(\rho)=\{\hat\theta+\delta:\ \|\delta\|\le\rho,\ |J_j\delta-r_j|\le\tfrac{L}{2}\rho^2+\varepsilon
+    \ \forall j\}\quad(\text{exact}),\qquad
+    \|J\delta-r\|_2\le\eta(\rho)=\sqrt N(\tfrac L2\rho^2+\varepsilon)+\tau\quad(\text{noise}),
+
+a CVXPY model (:meth:`LinearizedBody.model`) whose width along any direction is one SOCP.
+
+**Radius** (Theorem 2). With :math:`c=J^+r`, :math:`r_\perp=r-Jc`, :math:`\sigma_{\min}` the
+smallest singular value of :math:`J`: every point of :math:`K(\rho)` satisfies
+:math:`\|\delta-c\|\le s(\rho)/\sigma_{\min}`, :math:`s=\sqrt{\eta^2-\|r_\perp\|^2}`, so
+:math:`\|\delta\|\le g(\rho)=\|c\|+s(\rho)/\sigma_{\min}`. If :math:`g(\rho_2)\le\rho_2`, every
+consistent :math:`\theta` within :math:`\rho_2` of the fit is within :math:`\rho^*` (the smallest
+fixed point), and block by block within :math:`\|c_b\|+s\,\|(J^+)_b\|_2` (one head's Θ or W).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+
+from ...model import MultiHeadAttention, match_heads
+from ...solvers import solve
+from .. import policy
+from ..design import attention, design_matrix, joint_normal_equations, theta_jacobian
+
+__all__ = ["curvature_bound", "float_slack", "LinearizedBody", "Radius"]
+
+_U = float(np.finfo(float).eps)
+
+
+def _geometry(X: np.ndarray) -> tuple[float, float]:
+    """``(R, D)``: largest token norm, largest distance between two tokens of one example."""
+    R = float(np.linalg.norm(X, axis=-1).max())
+    diff = X[:, :, None, :] - X[:, None, :, :]
+    D = float(np.sqrt((diff ** 2).sum(-1)).max()) if X.shape[1] > 1 else 0.0
+    return R, D
+
+
+def curvature_bound(X: np.ndarray, ws: np.ndarray, rho: float) -> float:
+    r""":math:`L(\rho)` of the module docstring for inputs ``X (n, k, d)`` and values ``ws (m, d, d)``."""
+    R, D = _geometry(X)
+    c1, c2 = R * R * D ** 3 / 4.0, R * D * D / 2.0
+    omega = np.linalg.norm(ws, axis=1).max(axis=1) + rho  # max_e ||W_i[:, e]||_2 + rho
+    return float(np.max(0.5 * (c1 * omega + np.sqrt((c1 * omega) ** 2 + c2 ** 2))))
+
+
+def float_slack(X: np.ndarray, thetas: np.ndarray, ws: np.ndarray) -> float:
+    r"""A first-order estimate of the float64 error of one output entry (not interval arithmetic).
+
+    :math:`\varepsilon=64u(2d^2Z+k+d+m)V`, with :math:`Z=\max|x|^2\max_i\sum_{pq}|\Theta_i[p,q]|`
+    bounding every logit (an error :math:`d^2uZ` in a logit moves the softmax weights by a relative
+    :math:`2d^2uZ`), :math:`V=\sum_i\max_{n,b,e}(|x_b|^\top|W_i|)_e` bounding the values, and
+    :math:`k+d+m` the accumulation over tokens, coordinates and heads (Higham's :math:`\gamma_n`),
+    with a margin of 64. It is an assumption of the statement, and the statement says so.
+    """
+    n, k, d = X.shape
+    m = thetas.shape[0]
+    Xa = np.abs(X)
+    Z = float(Xa.max()) ** 2 * float(np.abs(thetas).sum(axis=(1, 2)).max())
+    V = float(np.einsum("nbd,mde->mnbe", Xa, np.abs(ws), optimize=True).max(axis=(1, 2, 3)).sum())
+    return 64.0 * _U * (2 * d * d * Z + k + d + m) * max(V, 1e-300)
+
+
+@dataclass
+class Radius:
+    """The parameter statement of a body (module docstring, Theorem 2).
+
+    ``radius`` bounds max over heads of max(||dΘ_i||_F, ||dW_i||_F) for every consistent layer within
+    ``trust_region`` of the fit; ``None`` when no fixed point exists (the reason says why).
+    """
+
+    radius: float | None
+    ball: float | None
+    trust_region: float | None
+    sigma_min: float
+    centre_norm: float
+    residual_perp: float
+    curvature: float
+    slack: float
+    block_radii: list[float] = field(default_factory=list)
+    reason: str = ""
+
+
+class LinearizedBody:
+    """The body of the module docstring around the layer ``(thetas, ws)`` on rows of ``(X, Y)``.
+
+    Parameters
+    ----------
+    X, Y : ndarray (n, k, d)
+        The examples whose output entries are the body's rows.
+    thetas, ws : ndarray (m, d, d)
+        The fit :math:`\\hat\\theta`.
+    noise, delta : float
+        Declared noise level and confidence (noise only).
+    """
+
+    def __init__(self, X, Y, thetas, ws, *, noise: float = 0.0, delta: float = 0.05) -> None:
+        self.X, self.Y = X, Y
+        self.thetas, self.ws = np.asarray(thetas, float), np.asarray(ws, float)
+        self.noise, self.delta = float(noise), float(delta)
+        n, k, d = X.shape
+        self.m, self.d, self.N = self.thetas.shape[0], d, n * k * d
+        self.P = 2 * self.m * d * d
+        R = design_matrix(self.thetas, X) @ self.ws.reshape(self.m * d, d) - Y.reshape(n * k, d)
+        self.r = -R.ravel()  # y - f(theta_hat)
+        H, g = joint_normal_equations(self.thetas, self.ws, X, R)
+        self.H, self.Jt_r = H, -g
+        lam, V = np.linalg.eigh(H)
+        self.eig, self.V = lam, V
+        margin = 4.0 * (self.N + self.P) * _U * max(float(lam[-1]), 0.0)  # rounding of H and of eigh
+        self.lam_min = float(lam[0]) - margin
+        self.eps0 = float_slack(X, self.thetas, self.ws)
+        self.tau = self.noise * policy.chi2_norm_quantile(self.N, self.delta) if self.noise > 0 else 0.0
+
+    # -- geometry -------------------------------------------------------------------------
+    def eta(self, rho: float) -> float:
+        r""":math:`\eta(\rho)`: the bound on :math:`\|J\delta-r\|_2` over the trust region."""
+        L = curvature_bound(self.X, self.ws, rho)
+        eps = self.eps0 + 64 * _U * math.sqrt(self.P * max(self.eig[-1], 0.0)) * rho
+        return math.sqrt(self.N) * (0.5 * L * rho * rho + eps) + self.tau
+
+    def _centre(self):
+        lam = np.where(self.eig > 0, self.eig, np.inf)
+        c = self.V @ ((self.V.T @ self.Jt_r) / lam)
+        r_par2 = float(self.Jt_r @ c)  # ||J c||^2 = r^T J H^-1 J^T r
+        rperp = math.sqrt(max(0.0, float(self.r @ self.r) - r_par2) * (1 - 1e-6))
+        return c, rperp
+
+    def radius(self) -> Radius:
+        """Solve for the fixed points of the radius map (module docstring, Theorem 2)."""
+        c, rperp = self._centre()
+        cn = float(np.linalg.norm(c))
+        L0 = curvature_bound(self.X, self.ws, 0.0)
+        base = Radius(None, None, None, math.sqrt(max(self.lam_min, 0.0)), cn, rperp, L0, self.eps0)
+        if self.lam_min <= 0:
+            base.reason = ("the Jacobian is rank-deficient on these rows (some parameter directions are "
+                           "not determined): the body is unbounded")
+            return base
+        smin = math.sqrt(self.lam_min)
+
+        def gap(rho):
+            s2 = self.eta(rho) ** 2 - rperp ** 2
+            return cn + math.sqrt(max(s2, 0.0)) / smin - rho, s2
+
+        scale = 1.0 + float(np.linalg.norm(np.concatenate([self.thetas.ravel(), self.ws.ravel()])))
+        grid = scale * np.logspace(-16, 3, 400)
+        vals = np.array([gap(r)[0] for r in grid])
+        inside = np.flatnonzero(vals <= 0)
+        if not inside.size:
+            base.reason = (f"no trust region certifies: the residual ({float(np.linalg.norm(self.r)):.1e}) "
+                           "or the noise is too large for the curvature bound")
+            return base
+        first = int(inside[0])
+        lo = _bisect(lambda r: gap(r)[0], grid[first - 1] if first else 0.0, grid[first])
+        outside = np.flatnonzero(vals[first:] > 0)  # the trust region ends where the run ends
+        j = first + int(outside[0]) - 1 if outside.size else grid.size - 1
+        hi = grid[j] if j + 1 >= grid.size else _bisect(lambda r: -gap(r)[0], grid[j], grid[j + 1], upper=False)
+        s = math.sqrt(max(gap(lo)[1], 0.0))
+        blocks = self.block_bounds(c, s)
+        return Radius(min(lo, max(blocks)), lo, hi, smin, cn, rperp, curvature_bound(self.X, self.ws, lo),
+                      self.eps0, blocks)
+
+    def block_bounds(self, c: np.ndarray, s: float) -> list[float]:
+        r"""Per block (each :math:`\Theta_i`, then each :math:`W_i`): :math:`\|c_b\|+s\|(J^+)_b\|_2`.
+
+        :math:`\|(J^+)_b\|_2^2=\lambda_{\max}((H^{-1})_{bb})`, with the rounding margin of
+        :math:`\lambda_{\min}` applied to every eigenvalue.
+        """
+        d2 = self.d * self.d
+        inv = 1.0 / np.maximum(self.eig - (self.eig[0] - self.lam_min), self.lam_min)
+        out = []
+        for b in range(2 * self.m):
+            Vb = self.V[b * d2:(b + 1) * d2]
+            top = float(np.linalg.eigvalsh((Vb * inv) @ Vb.T)[-1])
+            out.append(float(np.linalg.norm(c[b * d2:(b + 1) * d2])) + s * math.sqrt(max(top, 0.0)))
+        return out
+
+    # -- the CVXPY model ---------------------------------------------------------------------
+    def jacobian(self) -> np.ndarray:
+        """The explicit ``(N, P)`` Jacobian (for the CVXPY model; small problems only)."""
+        X, d = self.X, self.d
+        A = attention(self.thetas, X)
+        D = design_matrix(self.thetas, X, A)
+        return np.hstack([theta_jacobian(self.thetas, self.ws, X, A), np.kron(D, np.eye(d))])
+
+    def model(self, rho: float):
+        """The body :math:`K(\\rho)` as a CVXPY problem ``max u^T delta`` with ``u`` a parameter.
+
+        Returns ``(problem, delta, u)``; the problem is DPP, so re-solving for another direction
+        reuses its compilation.
+        """
+        J = self.jacobian()
+        delta = cp.Variable(self.P)
+        u = cp.Parameter(self.P)
+        L = curvature_bound(self.X, self.ws, rho)
+        slack = 0.5 * L * rho * rho + self.eps0 + 64 * _U * math.sqrt(self.P * max(self.eig[-1], 0.0)) * rho
+        cons = [cp.norm(delta, 2) <= rho]
+        if self.noise > 0:
+            cons.append(cp.norm(J @ delta - self.r, 2) <= self.eta(rho))
+        else:
+            cons += [J @ delta - self.r <= slack, J @ delta - self.r >= -slack]
+        return cp.Problem(cp.Maximize(u @ delta), cons), delta, u
+
+    def widths(self, rho: float, directions: np.ndarray, solver: str | None = None):
+        """Exact widths of :math:`K(\\rho)` along unit ``directions (r, P)``; returns ``(widths, infos)``."""
+        prob, delta, u = self.model(rho)
+        out, infos = [], []
+        for v in directions:
+            vals = []
+            for sign in (1.0, -1.0):
+                u.value = sign * v
+                infos.append(solve(prob, "socp", solver).as_dict())
+                vals.append(float(v @ delta.value))
+            out.append(vals[0] - vals[1])
+        return np.array(out), infos
+
+    def contains(self, thetas, ws) -> dict:
+        """Does the layer ``(thetas, ws)`` (heads matched to the fit) satisfy the body's constraints?
+
+        Returns ``{"distance", "violation", "inside_trust_region"}`` where ``violation`` is the
+        largest excess of :math:`|J_j\\delta-r_j|` over its bound at :math:`\\rho=\\|\\delta\\|`
+        (``<= 0``: inside; noise: of :math:`\\|J\\delta-r\\|_2` over :math:`\\eta`).
+        """
+        other = MultiHeadAttention(thetas, ws)
+        perm = match_heads(MultiHeadAttention(self.thetas, self.ws), other).perm
+        th, w = np.asarray(thetas)[perm], np.asarray(ws)[perm]
+        dlt = np.concatenate([(th - self.thetas).ravel(), (w - self.ws).ravel()])
+        rho = float(np.linalg.norm(dlt))
+        lin = self.jacobian() @ dlt - self.r
+        if self.noise > 0:
+            viol = float(np.linalg.norm(lin)) - self.eta(rho)
+        else:
+            bound = (self.eta(rho) - self.tau) / math.sqrt(self.N)
+            viol = float(np.abs(lin).max()) - bound
+        return {"distance": rho, "violation": viol}
+
+
+def _bisect(fun, a: float, b: float, upper: bool = True, iters: int = 80) -> float:
+    """The root of ``fun`` in ``[a, b]`` (``fun(a) > 0 >= fun(b)``), returned on the safe side."""
+    for _ in range(iters):
+        mid = 0.5 * (a + b)
+        if fun(mid) > 0:
+            a = mid
+        else:
+            b = mid
+    return b if upper else a
+

@@ -1,0 +1,61 @@
+"""The practical strategy: Kaufman's structured normal equations, local search, the multi-start loop."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import provable_mha as pm
+from provable_mha.learner import design, practical
+from provable_mha.learner.problem import Problem
+
+
+def _kaufman_jacobian(t, X, Y, m):
+    """The reference: -P_perp J_Theta formed explicitly."""
+    n, k, d = X.shape
+    step = design.w_step(t.reshape(m, d, d), X, Y)
+    J = design.theta_jacobian(t.reshape(m, d, d), step.W.reshape(m, d, d), X).reshape(n * k, d, -1)
+    Q = step.Q
+    J -= np.einsum("rs,sej->rej", Q, np.einsum("rs,rej->sej", Q, J))
+    return -J.reshape(n * k * d, -1)
+
+
+@given(st.integers(1, 3), st.integers(2, 5), st.integers(2, 4), st.integers(0, 10**6))
+def test_structured_normal_equations_equal_explicit(m, d, k, seed):
+    rng = np.random.default_rng(seed)
+    layer = pm.random_layer(m, d, 1.0, rng)
+    X = pm.sample_boolean(m * d, k, d, rng)
+    Y = layer(X)
+    t = rng.standard_normal(m * d * d) / d
+    r, W = practical.varpro_residual(t, X, Y, m)
+    J = _kaufman_jacobian(t, X, Y, m)
+    lin = practical.varpro_normal(t, r, X, Y, m)
+    # H = J^T J - K^T K is a difference of terms of size ||J_Theta||^2: round-off is relative to that
+    scale = np.linalg.norm(design.theta_jacobian(t.reshape(m, d, d), W, X)) ** 2
+    np.testing.assert_allclose(lin.H, J.T @ J, rtol=1e-9, atol=1e-12 * scale)
+    np.testing.assert_allclose(lin.gradient, J.T @ r, rtol=1e-9, atol=1e-12 * np.sqrt(scale) * np.linalg.norm(Y))
+
+
+def test_local_search_from_near_the_truth_converges_to_round_off():
+    layer = pm.planted_instance(2, 6, 3, rng=1)
+    X = pm.sample_boolean(40, 3, 6, 2)
+    th0 = np.asarray(layer.thetas) + 1e-2 * np.random.default_rng(0).standard_normal((2, 6, 6))
+    run = practical.local_search(X, layer(X), 2, th0)
+    assert run.relative_residual < 1e-12 and run.iterations < 30
+    assert pm.match_heads(layer, pm.MultiHeadAttention(run.thetas, run.ws)).max_error < 1e-8
+
+
+def test_practical_stops_at_the_first_accepted_start_and_records_every_run():
+    layer = pm.planted_instance(1, 6, 3, rng=3)
+    X = pm.sample_boolean(20, 3, 6, 4)
+    cand = practical.practical(Problem(X, layer(X), 1, restarts=5), np.random.default_rng(0))
+    runs = cand.phases[0].info["runs"]
+    assert cand.accepted and runs[-1]["relative_residual"] <= cand.threshold
+    assert all(r["relative_residual"] > cand.threshold for r in runs[:-1])
+    assert cand.phases[0].sizes["starts"] == len(runs) <= 5
+
+
+def test_start_points_are_reproducible_and_cycle_scales():
+    a = list(practical.start_points(2, 4, np.random.default_rng(5), 5))
+    b = list(practical.start_points(2, 4, np.random.default_rng(5), 5))
+    assert [n for n, _ in a] == [n for n, _ in b] and all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, b, strict=True))
+    assert a[0][0] == "random(scale=1.0)" and a[4][0] == "random(scale=1.0)" and a[1][0] == "random(scale=2.0)"
