@@ -87,7 +87,7 @@ def _jacobian_null_dim(layer: MultiHeadAttention, k: int, n: int, rng) -> int:
     from .learner.design import attention, design_matrix, theta_jacobian
     from .sampling import sample_boolean
 
-    m, d = layer.m, layer.d
+    d = layer.d
     X = sample_boolean(n, k, d, rng)
     th, ws = np.asarray(layer.thetas), np.asarray(layer.ws)
     A = attention(th, X)

@@ -57,5 +57,6 @@ def test_practical_stops_at_the_first_accepted_start_and_records_every_run():
 def test_start_points_are_reproducible_and_cycle_scales():
     a = list(practical.start_points(2, 4, np.random.default_rng(5), 5))
     b = list(practical.start_points(2, 4, np.random.default_rng(5), 5))
-    assert [n for n, _ in a] == [n for n, _ in b] and all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, b, strict=True))
+    assert [n for n, _ in a] == [n for n, _ in b]
+    assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, b, strict=True))
     assert a[0][0] == "random(scale=1.0)" and a[4][0] == "random(scale=1.0)" and a[1][0] == "random(scale=2.0)"

@@ -26,7 +26,8 @@ from ..solvers import FEAS_TOL  # what we ask of the convex solvers (solvers.py)
 __all__ = [
     "EXACT_FIT_REL", "EXACT_HOLDOUT_REL", "FEAS_TOL", "CONTAINMENT_TOL", "THETA_BOX",
     "W_INDEPENDENCE", "NOISE_Z", "COND_MAX", "DEGENERATE_TOL",
-    "MAX_USEFUL_FAILURE_RATE", "min_distinct_holdout", "LM_STALL_WINDOW", "LM_STALL_RATIO", "LM_POLISH", "SPAN_TOL", "POLISH_TOL",
+    "MAX_USEFUL_FAILURE_RATE", "min_distinct_holdout", "LM_STALL_WINDOW", "LM_STALL_RATIO", "LM_POLISH",
+    "SPAN_TOL", "POLISH_TOL",
     "acceptance_threshold", "holdout_epsilon", "gaussian_max_quantile", "chi2_norm_quantile",
 ]
 

@@ -205,7 +205,7 @@ def _candidates(problem: Problem, P: GPolytope, V, route: str, h: float, max_can
     """Vertices, or net points of P that survive the Θ-step LP (module docstring, step 3)."""
     if route == "vertices":
         return V.points, 0
-    X, (n, k, d) = problem.X, problem.X.shape
+    X, (_, k, d) = problem.X, problem.X.shape
     cands = _net_points(P, V.points, h)
     if len(cands) > max_candidates:
         raise LearnError(f"net over P has {len(cands)} points > max_candidates={max_candidates}",
