@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ._einsum import einsum
 from ._validation import check_array, check_inputs, check_positive_int
 
 __all__ = ["MultiHeadAttention", "HeadMatch", "match_heads", "softmax", "from_torch_weights"]
@@ -40,7 +41,7 @@ def attention_weights(thetas: np.ndarray, X: np.ndarray) -> np.ndarray:
     No validation: ``thetas (m, d, d)`` and ``X (n, k, d)`` must already be float64 arrays. The
     layer and the learner's inner loops both use this one kernel.
     """
-    return softmax(np.einsum("nad,mde,nbe->nmab", X, thetas, X, optimize=True))
+    return softmax(einsum("nad,mde,nbe->nmab", X, thetas, X))
 
 
 class MultiHeadAttention:
@@ -100,7 +101,7 @@ class MultiHeadAttention:
     def logits(self, X) -> np.ndarray:
         r"""Attention logits :math:`x_a^\top \Theta_i x_b`, shape ``(n, m, k, k)``."""
         Xb, _ = check_inputs(X, d=self.d)
-        return np.einsum("nad,mde,nbe->nmab", Xb, self._thetas, Xb, optimize=True)
+        return einsum("nad,mde,nbe->nmab", Xb, self._thetas, Xb)
 
     def attention(self, X) -> np.ndarray:
         r"""Row-stochastic attention matrices :math:`\mathrm{softmax}(X\Theta_iX^\top)`.
@@ -113,13 +114,13 @@ class MultiHeadAttention:
     def values(self, X) -> np.ndarray:
         r"""Per-head values :math:`X W_i`, shape ``(n, m, k, d)``."""
         Xb, _ = check_inputs(X, d=self.d)
-        return np.einsum("nbd,mde->nmbe", Xb, self._ws, optimize=True)
+        return einsum("nbd,mde->nmbe", Xb, self._ws)
 
     def __call__(self, X) -> np.ndarray:
         Xb, single = check_inputs(X, d=self.d)
         A = attention_weights(self._thetas, Xb)
-        V = np.einsum("nbd,mde->nmbe", Xb, self._ws, optimize=True)
-        Y = np.einsum("nmab,nmbe->nae", A, V, optimize=True)
+        V = einsum("nbd,mde->nmbe", Xb, self._ws)
+        Y = einsum("nmab,nmbe->nae", A, V)
         return Y[0] if single else Y
 
     forward = __call__

@@ -8,6 +8,7 @@ large, low-accuracy conic programs. A user may pass any installed solver name.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -87,8 +88,10 @@ def solve(problem: cp.Problem, kind: str = "lp", solver: str | None = None,
     for name in names:
         t0 = time.perf_counter()
         try:
-            # cvxpy's bound propagation multiplies inf by 0 on unbounded variables: harmless
-            with np.errstate(invalid="ignore"):
+            # cvxpy's bound propagation multiplies inf by 0 on unbounded variables: harmless;
+            # its "solution may be inaccurate" warning is reported as the status instead
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
                 problem.solve(solver=name, **_opts(name))
         except (cp.error.SolverError, ValueError) as exc:  # try the next solver
             errors.append(f"{name}: {exc}")

@@ -81,6 +81,24 @@ def _reference(Yh: np.ndarray, y_mean: np.ndarray | None) -> dict:
     return ref
 
 
+_WORDS = {"zero_layer_max_residual": "zero layer", "mean_predictor_max_residual": "training-mean predictor"}
+
+
+def _statement(nd, n_held, n_min, max_res, eps, delta, fail_bound, certified, failed, trivial) -> str:
+    """The certificate's main sentence (module docstring, items 1-3)."""
+    head = f"{nd} distinct unseen held-out inputs (of {n_held} held out)"
+    if certified:
+        return (f"every one of {head} fits to max residual {max_res:.2e} <= eps = {eps:.2e}; with prob >= "
+                f"{1 - delta:g}, P[max residual > eps] <= {fail_bound:.3g} on a fresh input")
+    if failed:
+        return f"NOT certified: invariant(s) {', '.join(failed)} violated ({head})"
+    if nd < n_min:
+        return f"VACUOUS, not certified: only {nd} < {n_min} distinct unseen held-out inputs"
+    if trivial:
+        return f"VACUOUS, not certified: eps = {eps:.2e} is met by the {' and the '.join(_WORDS[t] for t in trivial)} too"
+    return f"NOT certified: held-out max residual {max_res:.2e} exceeds eps = {eps:.2e} on {head}"
+
+
 def holdout_certificate(layer: MultiHeadAttention, X_train: np.ndarray, Xh: np.ndarray, Yh: np.ndarray, *,
                         y_scale: float, delta: float = 0.05, noise: float = 0.0, leverage: float = 0.0,
                         y_mean: np.ndarray | None = None, label_bound: float | None = None,
@@ -149,27 +167,14 @@ def holdout_certificate(layer: MultiHeadAttention, X_train: np.ndarray, Xh: np.n
     if param is not None and param.get("radius") is not None:
         assumptions.append(param["assumption"])
 
-    head = (f"{nd} distinct unseen held-out inputs (of {Xh.shape[0]} held out)")
-    if certified:
-        statement = (f"every one of {head} fits to max residual {max_res:.2e} <= eps = {eps:.2e}; with "
-                     f"prob >= {1 - delta:g}, P[max residual > eps] <= {fail_bound:.3g} on a fresh input")
-    elif failed:
-        statement = f"NOT certified: invariant(s) {', '.join(failed)} violated ({head})"
-    elif vacuous:
-        why = (f"only {nd} < {n_min} distinct unseen held-out inputs"
-               if nd < n_min else
-               f"eps = {eps:.2e} is met by the {' and the '.join(t.replace('_max_residual', '') for t in trivial)} too")
-        statement = f"VACUOUS, not certified: {why}"
-    else:
-        statement = (f"NOT certified: held-out max residual {max_res:.2e} exceeds eps = {eps:.2e} on {head}")
+    statement = _statement(nd, Xh.shape[0], n_min, max_res, eps, delta, fail_bound, certified, failed, trivial)
     if mse_bound is not None:
         statement += f"; E[mean sq. error] <= {mse_bound:.3g} (empirical Bernstein, prob >= {1 - delta:g})"
     if param is not None and param.get("statement"):
         statement += "; " + param["statement"]
     if not identifiable:
         statement += "; parameters NOT identified (only the function is certified)"
-    if assumptions:
-        statement += " [under: " + "; ".join(assumptions) + "]"
+    statement += " [under: " + "; ".join(assumptions) + "]"
     return Certificate(
         certified=certified, vacuous=vacuous, statement=statement, assumptions=assumptions,
         n_holdout=int(Xh.shape[0]), n_distinct_holdout=nd, delta=float(delta), epsilon=float(eps),

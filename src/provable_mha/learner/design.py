@@ -29,6 +29,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg import blas
 
+from .._einsum import einsum
 from ..model import attention_weights
 
 __all__ = ["attention", "design_matrix", "theta_covariances", "theta_jacobian", "theta_normal_equations",
@@ -44,7 +45,7 @@ def design_matrix(thetas: np.ndarray, X: np.ndarray, A: np.ndarray | None = None
     n, k, d = X.shape
     m = thetas.shape[0]
     A = attention(thetas, X) if A is None else A
-    AX = np.einsum("nmab,nbd->namd", A, X, optimize=True)
+    AX = einsum("nmab,nbd->namd", A, X)
     return AX.reshape(n * k, m * d)
 
 
@@ -95,11 +96,11 @@ def theta_covariances(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, A: np.n
     n, k, d = X.shape
     m = thetas.shape[0]
     A = attention(thetas, X) if A is None else A
-    V = np.einsum("nbd,mde->nmbe", X, ws, optimize=True)
-    xbar = np.einsum("nmab,nbd->nmad", A, X, optimize=True)
-    vbar = np.einsum("nmab,nmbe->nmae", A, V, optimize=True)
-    C = np.einsum("nmab,nbq,nmbe->namqe", A, X, V, optimize=True)
-    C -= np.einsum("nmaq,nmae->namqe", xbar, vbar, optimize=True)
+    V = einsum("nbd,mde->nmbe", X, ws)
+    xbar = einsum("nmab,nbd->nmad", A, X)
+    vbar = einsum("nmab,nmbe->nmae", A, V)
+    C = einsum("nmab,nbq,nmbe->namqe", A, X, V)
+    C -= einsum("nmaq,nmae->namqe", xbar, vbar)
     return C.reshape(n * k, m, d, d)
 
 
@@ -112,7 +113,7 @@ def theta_jacobian(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, A: np.ndar
     n, k, d = X.shape
     m = thetas.shape[0]
     C = theta_covariances(thetas, ws, X, A)
-    J = np.einsum("ap,aiqe->aeipq", X.reshape(n * k, d), C, optimize=True)
+    J = einsum("ap,aiqe->aeipq", X.reshape(n * k, d), C)
     return J.reshape(n * k * d, m * d * d)
 
 
@@ -137,7 +138,7 @@ def theta_normal_equations(X: np.ndarray, C: np.ndarray, r: np.ndarray, Q: np.nd
     Z = (x[:, :, None] * x[:, None, :]).reshape(rows, d * d)
     H = (Z.T @ G.reshape(rows, -1)).reshape(d, d, m, d, m, d)
     H = H.transpose(2, 0, 3, 4, 1, 5).reshape(m * d * d, m * d * d)
-    g = np.einsum("ap,aiqe,ae->ipq", x, C, r, optimize=True).ravel()
+    g = einsum("ap,aiqe,ae->ipq", x, C, r).ravel()
     if Q is not None:
         xC = (x[:, None, :, None, None] * C[:, :, None, :, :]).reshape(rows, -1)  # [a, (i,p,q,e)]
         K = (Q.T @ xC).reshape(Q.shape[1], m * d * d, d).transpose(0, 2, 1).reshape(-1, m * d * d)
@@ -169,7 +170,7 @@ def joint_normal_equations(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, R:
     C = theta_covariances(thetas, ws, X, A)
     Htt, gt = theta_normal_equations(X, C, R)
     x = X.reshape(n * k, d)
-    Htw = np.einsum("rp,riqe,rs->ipqse", x, C, D, optimize=True).reshape(m * d * d, m * d * d)
+    Htw = einsum("rp,riqe,rs->ipqse", x, C, D).reshape(m * d * d, m * d * d)
     Hww = np.kron(D.T @ D, np.eye(d))
     H = np.block([[Htt, Htw], [Htw.T, Hww]])
     g = np.concatenate([gt, (D.T @ R).ravel()])

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, lsmr
 
 __all__ = ["LMResult", "Linearization", "DenseNormal", "DenseJacobian", "MatrixFree",
@@ -59,11 +60,10 @@ class DenseNormal(Linearization):
     def step(self, lam: float) -> np.ndarray:
         A = self.H + lam * np.diag(self.scale)
         try:
-            c = np.linalg.cholesky(A)
+            return scipy.linalg.cho_solve(scipy.linalg.cho_factor(A, check_finite=False), -self.gradient,
+                                          check_finite=False)
         except np.linalg.LinAlgError:
             return np.linalg.solve(A, -self.gradient)  # raises LinAlgError when singular
-        y = np.linalg.solve(c, -self.gradient)
-        return np.linalg.solve(c.T, y)
 
 
 def DenseJacobian(J: np.ndarray, r: np.ndarray) -> DenseNormal:

@@ -87,8 +87,8 @@ def _statement(rad, body: LinearizedBody, n_active: int, noise: float) -> dict:
     fit = "exactly" if noise == 0 else f"within the {1 - body.delta:g} noise quantile"
     assumption = (f"the true layer lies within the trust region {rad.trust_region:.3g} of the fit (all 2md^2 "
                   f"parameters, l2, heads matched): a local statement that does not exclude a distant "
-                  f"second fit; float64 round-off of F below {rad.slack:.2g} per entry (first-order "
-                  f"estimate)")
+                  f"second fit; round-off of the extended-precision residual below {rad.slack:.2g} per "
+                  f"entry (first-order estimate)")
     statement = (f"every layer that fits the {n_active} body examples {fit} and lies within "
                  f"{rad.trust_region:.3g} of the fit has max_i max(||dTheta_i||_F, ||dW_i||_F) <= "
                  f"{rad.radius:.3g}")

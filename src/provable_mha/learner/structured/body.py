@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
+from ..._einsum import einsum
 from ...model import MultiHeadAttention, match_heads
 from ...solvers import solve
 from .. import policy
@@ -70,10 +71,11 @@ def curvature_bound(X: np.ndarray, ws: np.ndarray, rho: float) -> float:
     return float(np.max(0.5 * (c1 * omega + np.sqrt((c1 * omega) ** 2 + c2 ** 2))))
 
 
-def float_slack(X: np.ndarray, thetas: np.ndarray, ws: np.ndarray) -> float:
-    r"""A first-order estimate of the float64 error of one output entry (not interval arithmetic).
+def float_slack(X: np.ndarray, thetas: np.ndarray, ws: np.ndarray, unit: float = _U) -> float:
+    r"""A first-order estimate of the rounding error of one output entry (not interval arithmetic).
 
-    :math:`\varepsilon=64u(2d^2Z+k+d+m)V`, with :math:`Z=\max|x|^2\max_i\sum_{pq}|\Theta_i[p,q]|`
+    :math:`\varepsilon=64u(2d^2Z+k+d+m)V` for unit round-off :math:`u` (``unit``), with
+    :math:`Z=\max|x|^2\max_i\sum_{pq}|\Theta_i[p,q]|`
     bounding every logit (an error :math:`d^2uZ` in a logit moves the softmax weights by a relative
     :math:`2d^2uZ`), :math:`V=\sum_i\max_{n,b,e}(|x_b|^\top|W_i|)_e` bounding the values, and
     :math:`k+d+m` the accumulation over tokens, coordinates and heads (Higham's :math:`\gamma_n`),
@@ -83,8 +85,23 @@ def float_slack(X: np.ndarray, thetas: np.ndarray, ws: np.ndarray) -> float:
     m = thetas.shape[0]
     Xa = np.abs(X)
     Z = float(Xa.max()) ** 2 * float(np.abs(thetas).sum(axis=(1, 2)).max())
-    V = float(np.einsum("nbd,mde->mnbe", Xa, np.abs(ws), optimize=True).max(axis=(1, 2, 3)).sum())
-    return 64.0 * _U * (2 * d * d * Z + k + d + m) * max(V, 1e-300)
+    V = float(einsum("nbd,mde->mnbe", Xa, np.abs(ws)).max(axis=(1, 2, 3)).sum())
+    return 64.0 * unit * (2 * d * d * Z + k + d + m) * max(V, 1e-300)
+
+
+def residual_extended(X: np.ndarray, Y: np.ndarray, thetas: np.ndarray, ws: np.ndarray) -> np.ndarray:
+    r"""``Y - F(X)`` flattened, with :math:`F` evaluated in ``numpy.longdouble``.
+
+    The body needs the residual of the *exact* layer at the stored parameters; evaluating it in
+    extended precision (64-bit mantissa on x86-64) makes its rounding error
+    :func:`float_slack` with :math:`u=` ``finfo(longdouble).eps`` — about :math:`10^{-3}` of the
+    float64 error. Where ``longdouble`` is plain double the bound simply stays the float64 one.
+    """
+    n, k, d = X.shape
+    m = thetas.shape[0]
+    ld = np.longdouble
+    F = design_matrix(thetas.astype(ld), X.astype(ld)) @ ws.astype(ld).reshape(m * d, d)
+    return (Y.reshape(n * k, d).astype(ld) - F).astype(np.float64).ravel()
 
 
 @dataclass
@@ -127,15 +144,14 @@ class LinearizedBody:
         n, k, d = X.shape
         self.m, self.d, self.N = self.thetas.shape[0], d, n * k * d
         self.P = 2 * self.m * d * d
-        R = design_matrix(self.thetas, X) @ self.ws.reshape(self.m * d, d) - Y.reshape(n * k, d)
-        self.r = -R.ravel()  # y - f(theta_hat)
-        H, g = joint_normal_equations(self.thetas, self.ws, X, R)
+        self.r = residual_extended(X, Y, self.thetas, self.ws)  # y - f(theta_hat), extended precision
+        H, g = joint_normal_equations(self.thetas, self.ws, X, -self.r.reshape(n * k, d))
         self.H, self.Jt_r = H, -g
         lam, V = np.linalg.eigh(H)
         self.eig, self.V = lam, V
         margin = 4.0 * (self.N + self.P) * _U * max(float(lam[-1]), 0.0)  # rounding of H and of eigh
         self.lam_min = float(lam[0]) - margin
-        self.eps0 = float_slack(X, self.thetas, self.ws)
+        self.eps0 = float_slack(X, self.thetas, self.ws, float(np.finfo(np.longdouble).eps))
         self.tau = self.noise * policy.chi2_norm_quantile(self.N, self.delta) if self.noise > 0 else 0.0
 
     # -- geometry -------------------------------------------------------------------------
@@ -178,6 +194,10 @@ class LinearizedBody:
             return base
         first = int(inside[0])
         lo = _bisect(lambda r: gap(r)[0], grid[first - 1] if first else 0.0, grid[first])
+        if gap(lo)[1] < 0:
+            base.reason = (f"the body is empty: no layer within {lo:.3g} of the fit fits these examples "
+                           f"(residual {float(np.linalg.norm(self.r)):.2e} orthogonal to the Jacobian's range)")
+            return base
         outside = np.flatnonzero(vals[first:] > 0)  # the trust region ends where the run ends
         j = first + int(outside[0]) - 1 if outside.size else grid.size - 1
         hi = grid[j] if j + 1 >= grid.size else _bisect(lambda r: -gap(r)[0], grid[j], grid[j + 1], upper=False)
@@ -210,33 +230,37 @@ class LinearizedBody:
         return np.hstack([theta_jacobian(self.thetas, self.ws, X, A), np.kron(D, np.eye(d))])
 
     def model(self, rho: float):
-        """The body :math:`K(\\rho)` as a CVXPY problem ``max u^T delta`` with ``u`` a parameter.
+        """The body :math:`K(\\rho)` as a CVXPY problem ``max u^T z``, :math:`\\delta=\\rho z`, ``u`` a parameter.
 
-        Returns ``(problem, delta, u)``; the problem is DPP, so re-solving for another direction
-        reuses its compilation.
+        Scaled for the solver: the variable is :math:`z=\\delta/\\rho` (the unit ball) and each row is
+        divided by its slack, so every constraint has unit right-hand side whatever the size of the
+        residuals. Returns ``(problem, z, u)``; the problem is DPP, so re-solving for another
+        direction reuses its compilation.
         """
         J = self.jacobian()
-        delta = cp.Variable(self.P)
+        z = cp.Variable(self.P)
         u = cp.Parameter(self.P)
-        L = curvature_bound(self.X, self.ws, rho)
-        slack = 0.5 * L * rho * rho + self.eps0 + 64 * _U * math.sqrt(self.P * max(self.eig[-1], 0.0)) * rho
-        cons = [cp.norm(delta, 2) <= rho]
+        cons = [cp.norm(z, 2) <= 1.0]
         if self.noise > 0:
-            cons.append(cp.norm(J @ delta - self.r, 2) <= self.eta(rho))
+            eta = self.eta(rho)
+            cons.append(cp.norm((rho / eta) * J @ z - self.r / eta, 2) <= 1.0)
         else:
-            cons += [J @ delta - self.r <= slack, J @ delta - self.r >= -slack]
-        return cp.Problem(cp.Maximize(u @ delta), cons), delta, u
+            slack = (self.eta(rho) - self.tau) / math.sqrt(self.N)
+            A = (rho / slack) * J
+            b = self.r / slack
+            cons += [A @ z - b <= 1.0, A @ z - b >= -1.0]
+        return cp.Problem(cp.Maximize(u @ z), cons), z, u
 
     def widths(self, rho: float, directions: np.ndarray, solver: str | None = None):
         """Exact widths of :math:`K(\\rho)` along unit ``directions (r, P)``; returns ``(widths, infos)``."""
-        prob, delta, u = self.model(rho)
+        prob, z, u = self.model(rho)
         out, infos = [], []
         for v in directions:
             vals = []
             for sign in (1.0, -1.0):
                 u.value = sign * v
                 infos.append(solve(prob, "socp", solver).as_dict())
-                vals.append(float(v @ delta.value))
+                vals.append(rho * float(v @ z.value))
             out.append(vals[0] - vals[1])
         return np.array(out), infos
 

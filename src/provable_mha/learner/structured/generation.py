@@ -57,16 +57,23 @@ def violations(X: np.ndarray, Y: np.ndarray, thetas: np.ndarray, ws: np.ndarray,
     return np.abs(F - Y.reshape(n * k, d)).reshape(n, -1).max(axis=1) / tol
 
 
-def _master(Xa, Ya, m, warm, starts, thr) -> LocalRun:
-    """Fit the active examples: warm start first, then the structured/random starts."""
+def _master(Xa, Ya, m, warm, starts, thr, per_round: int) -> LocalRun:
+    """Fit the active examples: the warm start, then up to ``per_round`` fresh starts from ``starts``.
+
+    Starts are consumed across rounds (an iterator): a start that failed on a small active set is
+    not retried; the set grows instead, which makes spurious minima rarer.
+    """
     best = None
-    for name, th0 in ([("warm", warm)] if warm is not None else []) + starts:
+    tries = ([("warm", warm)] if warm is not None else []) + [s for _, s in zip(range(per_round), starts)]
+    for name, th0 in tries:
         run = local_search(Xa, Ya, m, th0, threshold=thr, start=name)
         if best is None or run.relative_residual < best.relative_residual:
             best = run
         if run.relative_residual <= thr:
             break
-    assert best is not None
+    if best is None:  # starts exhausted and no warm start: one more random start
+        d = Xa.shape[2]
+        best = local_search(Xa, Ya, m, np.zeros((m, d, d)), threshold=thr, start="zero")
     return best
 
 
@@ -79,7 +86,8 @@ def _width(Xa, Ya, run, problem: Problem, compute: bool) -> float:
 
 
 def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None = None, init_factor: float = 1.5,
-             grow: float = 0.5, max_rounds: int = 25, widths: bool = True, monitor=None) -> Generation:
+             grow: float = 0.5, max_rounds: int = 25, starts_per_round: int = 2, widths: bool = True,
+             monitor=None) -> Generation:
     """Run the loop of the module docstring on ``problem``.
 
     Parameters
@@ -90,6 +98,8 @@ def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None
         The first active set has ``init_factor`` times the :math:`2md/k` minimum examples.
     grow : float
         Each round adds up to ``grow`` times the active set's size of the most violated examples.
+    starts_per_round : int
+        Fresh starts tried per round when the warm start does not fit the active set.
     widths : bool
         Compute the body width of every round (one symmetric eigendecomposition of size
         :math:`2md^2`); the caller switches it off for large layers.
@@ -102,14 +112,14 @@ def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None
     order = rng.permutation(n)
     n0 = min(n, max(need + 1, math.ceil(init_factor * need)))
     active, pool = list(order[:n0]), order[n0:]
-    starts = list(initial or []) + list(start_points(m, d, rng, problem.restarts))
+    starts = iter(list(initial or []) + list(start_points(m, d, rng, problem.restarts)))
     warm, rounds, run = None, [], None
     accepted = False
     for rnd in range(1, max_rounds + 1):
         t0 = time.perf_counter()
         Xa, Ya = X[active], Y[active]
         thr = policy.acceptance_threshold(Ya, problem.noise, problem.n_params, problem.delta)
-        run = _master(Xa, Ya, m, warm, starts, thr)
+        run = _master(Xa, Ya, m, warm, starts, thr, starts_per_round)
         accepted = run.relative_residual <= thr
         tol = policy.holdout_epsilon(float(np.abs(Ya).max()), problem.noise, problem.n_params / Ya.size,
                                      max(Y[pool].size, 1), problem.delta)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
+from ..._einsum import einsum
 from ..._validation import check_array, check_inputs
 from ...solvers import SolveInfo, solve
 from ..policy import COND_MAX, CONTAINMENT_TOL, DEGENERATE_TOL, NOISE_Z, THETA_BOX
@@ -138,16 +139,16 @@ def row_coefficients(X, Y, basis, *, noise: float = 0.0, z: float = NOISE_Z,
         raise ValueError(f"row coefficients need m*k <= d (got m={m}, k={k}, d={d}): "
                          "the d x mk row design cannot have full column rank")
     noise = _check_noise(noise)
-    B = np.einsum("nbp,jpe->nejb", Xb, V, optimize=True).reshape(n, d, m * k)
+    B = einsum("nbp,jpe->nejb", Xb, V).reshape(n, d, m * k)
     U, S, Vt = np.linalg.svd(B, full_matrices=False)
     smin, smax = S[:, -1], S[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
         cond = np.where(smin > 0, smax / smin, np.inf)
     valid = (cond <= cond_max) & ~_degenerate_tokens(Xb)
     Sinv = np.where(valid[:, None], 1.0 / np.where(S > 0, S, 1.0), 0.0)
-    pinv = np.einsum("nji,ni,nei->nje", Vt.transpose(0, 2, 1), Sinv, U, optimize=True)  # (n, mk, d)
-    C = np.einsum("nje,nae->nja", pinv, Yb, optimize=True)  # (n, mk, k)
-    fit = np.einsum("nej,nja->nae", B, C, optimize=True)
+    pinv = einsum("nji,ni,nei->nje", Vt.transpose(0, 2, 1), Sinv, U)  # (n, mk, d)
+    C = einsum("nje,nae->nja", pinv, Yb)  # (n, mk, k)
+    fit = einsum("nej,nja->nae", B, C)
     residual = np.linalg.norm(fit - Yb, axis=-1)
     row_norm = np.linalg.norm(pinv, axis=-1)  # (n, mk)
     cnorm = np.linalg.norm(C, axis=1)  # (n, k)

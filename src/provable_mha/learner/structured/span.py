@@ -32,6 +32,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.linalg import subspace_angles
 
+from ..._einsum import einsum
 from ..._validation import as_generator, check_array, check_positive_int
 from ..design import solve_w
 from ..moments import crude_sum_w
@@ -65,18 +66,18 @@ def _beta_step(X, Y, V, s=None):
     """
     n, k, d = X.shape
     m = V.shape[0]
-    B = np.einsum("nbp,jpe->nejb", X, V, optimize=True).reshape(n, d, m * k)
+    B = einsum("nbp,jpe->nejb", X, V).reshape(n, d, m * k)
     U, S, Vt = np.linalg.svd(B, full_matrices=False)
     tol = S[:, :1] * 1e-12
     Sinv = np.where(S > tol, 1.0 / np.where(S > 0, S, 1.0), 0.0)
-    C = np.einsum("nij,ni,nei,nae->nja", Vt, Sinv, U, Y, optimize=True)  # (n, mk, k)
+    C = einsum("nij,ni,nei,nae->nja", Vt, Sinv, U, Y)  # (n, mk, k)
     if s is not None:
-        H = np.einsum("nij,ni,nil->njl", Vt, Sinv**2, Vt, optimize=True)  # (n, mk, mk)
+        H = einsum("nij,ni,nil->njl", Vt, Sinv**2, Vt)  # (n, mk, mk)
         HE = H.reshape(n, m * k, m, k).sum(-1)  # H E^T: (n, mk, m)
         K = HE.reshape(n, m, k, m).sum(2)  # E H E^T: (n, m, m)
         viol = C.reshape(n, m, k, k).sum(2) - s[None, :, None]  # (n, m, a)
         C = C - HE @ (np.linalg.pinv(K, hermitian=True) @ viol)  # K is singular for rank-deficient B
-    fit = np.einsum("nej,nja->nae", B, C, optimize=True)
+    fit = einsum("nej,nja->nae", B, C)
     beta = C.reshape(n, m, k, k).transpose(0, 1, 3, 2)  # [n, j, a, b]
     return beta, fit
 
@@ -109,19 +110,19 @@ def _vp_state(X, Y, U, Hc):
     m = U.shape[0]
     Xt = np.einsum("bt,nbp->ntp", Hc, X)  # contrast tokens (n, k-1, d)
     xbar = X.mean(1)
-    A = np.einsum("ntp,jpe->nejt", Xt, U, optimize=True).reshape(n, d, m * (k - 1))
+    A = einsum("ntp,jpe->nejt", Xt, U).reshape(n, d, m * (k - 1))
     Ua, S, Wt = np.linalg.svd(A, full_matrices=False)
     keep = S > S[:, :1] * 1e-12
     Uk = Ua * keep[:, None, :]
-    O = np.einsum("np,jpe->nej", xbar, U, optimize=True)  # offset columns U_j^T xbar
-    PO = O - np.einsum("nei,nfi,nfc->nec", Uk, Uk, O, optimize=True)
+    O = einsum("np,jpe->nej", xbar, U)  # offset columns U_j^T xbar
+    PO = O - einsum("nei,nfi,nfc->nec", Uk, Uk, O)
     gram = k * np.einsum("nec,nef->cf", PO, PO)
     s = np.linalg.lstsq(gram, np.einsum("nec,ne->c", PO, Y.sum(1)), rcond=None)[0]
     Z0 = Y - (O @ s)[:, None, :]
-    R = Z0 - np.einsum("nei,nfi,naf->nae", Uk, Uk, Z0, optimize=True)
+    R = Z0 - einsum("nei,nfi,naf->nae", Uk, Uk, Z0)
     Sinv = np.where(keep, 1.0 / np.where(keep, S, 1.0), 0.0)
-    z = np.einsum("nij,ni,nei,nae->naj", Wt, Sinv, Ua, Z0, optimize=True).reshape(n, k, m, k - 1)
-    Phi = np.einsum("najt,ntp->najp", z, Xt, optimize=True) + s[None, None, :, None] * xbar[:, None, None, :]
+    z = einsum("nij,ni,nei,nae->naj", Wt, Sinv, Ua, Z0).reshape(n, k, m, k - 1)
+    Phi = einsum("najt,ntp->najp", z, Xt) + s[None, None, :, None] * xbar[:, None, None, :]
     P = np.eye(d)[None] - np.einsum("nei,nfi->nef", Uk, Uk)
     return R, Phi, P, PO, gram, s
 
@@ -138,11 +139,11 @@ def _vp_normal(X, Y, U, Hc):
     m = U.shape[0]
     R, Phi, P, PO, gram, _ = _vp_state(X, Y, U, Hc)
     Pf = Phi.reshape(n, k, m * d)
-    G = np.einsum("nai,naj->nij", Pf, Pf, optimize=True)
-    H = np.einsum("nij,nef->iejf", G, P, optimize=True).reshape(m * d * d, m * d * d)
-    K = np.einsum("nfc,ni->cif", PO, Pf.sum(1), optimize=True).reshape(m, -1)
+    G = einsum("nai,naj->nij", Pf, Pf)
+    H = einsum("nij,nef->iejf", G, P).reshape(m * d * d, m * d * d)
+    K = einsum("nfc,ni->cif", PO, Pf.sum(1)).reshape(m, -1)
     H -= K.T @ np.linalg.pinv(gram, hermitian=True) @ K
-    g = -np.einsum("nai,nae->ie", Pf, R, optimize=True).ravel()
+    g = -einsum("nai,nae->ie", Pf, R).ravel()
     return H, g, R
 
 
@@ -204,7 +205,7 @@ def _moment_starts(X, Y, m: int, count: int, candidates: int, gen):
         return [S0[None]]
     E = Y - (xbar @ S0)[:, None, :]
     Xc = X - xbar[:, None, :]
-    T = np.einsum("nap,nbq,nbr,nae->pqre", X, Xc, Xc, E, optimize=True)
+    T = einsum("nap,nbq,nbr,nae->pqre", X, Xc, Xc, E)
     T[:, np.arange(d), np.arange(d)] = 0.0
     top = np.linalg.svd(T.reshape(d * d, d * d))[2][: min(2 * m, d * d)].reshape(-1, d, d)
     Hc = _contrasts(k)
@@ -231,7 +232,7 @@ def _als(X, Y, V, *, max_iter: int, tol: float, stall: float):
         if res <= tol or res > res_prev * (1 - stall):
             break
         res_prev = res
-        AX = np.einsum("njab,nbp->najp", beta, X, optimize=True).reshape(n * k, m * d)
+        AX = einsum("njab,nbp->najp", beta, X).reshape(n * k, m * d)
         Vn = _gauge(solve_w(AX, Yf).reshape(m, d, d))
         Vt = _gauge(Vn + omega * (Vn - V))  # line-search extrapolation V + omega (Vn - V)
         rt = float(np.linalg.norm(_beta_step(X, Y, Vt, e0)[1] - Y)) / ynorm
