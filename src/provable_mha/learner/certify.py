@@ -95,7 +95,8 @@ def _statement(nd, n_held, n_min, max_res, eps, delta, fail_bound, certified, fa
     if nd < n_min:
         return f"VACUOUS, not certified: only {nd} < {n_min} distinct unseen held-out inputs"
     if trivial:
-        return f"VACUOUS, not certified: eps = {eps:.2e} is met by the {' and the '.join(_WORDS[t] for t in trivial)} too"
+        who = " and the ".join(_WORDS[t] for t in trivial)
+        return f"VACUOUS, not certified: eps = {eps:.2e} is met by the {who} too"
     return f"NOT certified: held-out max residual {max_res:.2e} exceeds eps = {eps:.2e} on {head}"
 
 

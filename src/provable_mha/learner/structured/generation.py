@@ -21,6 +21,7 @@ them usually suffice, and every master problem is smaller than the full fit
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ def _master(Xa, Ya, m, warm, starts, thr, per_round: int) -> LocalRun:
     not retried; the set grows instead, which makes spurious minima rarer.
     """
     best = None
-    tries = ([("warm", warm)] if warm is not None else []) + [s for _, s in zip(range(per_round), starts)]
+    tries = ([("warm", warm)] if warm is not None else []) + list(itertools.islice(starts, per_round))
     for name, th0 in tries:
         run = local_search(Xa, Ya, m, th0, threshold=thr, start=name)
         if best is None or run.relative_residual < best.relative_residual:
