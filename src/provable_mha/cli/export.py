@@ -36,10 +36,10 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
 def _secret(args) -> list[int]:
     """``--secret``, or one drawn uniformly from the C(d-1, m-1) secrets with ``default_rng(seed)``."""
-    from ..hardness.parity import parity_secrets
+    from ..hardness.parity import check_secret, parity_secrets
 
     if args.secret is not None:
-        return list(args.secret)
+        return list(check_secret(args.secret, args.m, args.d))
     secrets = parity_secrets(args.m, args.d)
     return list(secrets[int(np.random.default_rng(args.seed).integers(len(secrets)))])
 

@@ -289,7 +289,8 @@ def write_csv(dataset: Dataset, path: str | os.PathLike) -> str:
     """Write :meth:`Dataset.long_table` as CSV (header ``split,example,token,coord,x,y``), atomically.
 
     Floats are written with Python's shortest round-trip ``repr``, so parsing them back
-    (``float``, ``numpy.loadtxt``, ``pandas.read_csv(..., float_precision="round_trip")``) is exact.
+    (``float``, ``numpy.loadtxt``, ``pandas.read_csv`` -- before pandas 3 with
+    ``float_precision="round_trip"``) is exact.
     The ``.npz`` stays the authoritative copy: the CSV carries neither card nor digest.
     """
     path = os.fspath(path)
