@@ -105,6 +105,8 @@ def test_custom_layer_and_fresh_seed_are_recorded(tmp_path):
     ({"n": 0}, "n must be >= 1"),
     ({"noise": -0.1}, "noise must be"),
     ({"noise": float("nan")}, "noise must be"),
+    ({"noise": True}, "noise must be"),
+    ({"rng": 1.0}, "rng must be an int seed"),
     ({"k": 5}, "contradicts"),
     ({"instance": {**PLANTED, "temperature": 1}}, "unknown instance field 'temperature'"),
     ({"instance": {"kind": "gaussian"}}, "kind 'planted' or 'parity'"),
@@ -179,6 +181,7 @@ def _tamper_card(arrays, text):
     (lambda a, t: ({**a, "extra": np.zeros(2)}, t), "differ from the documented keys"),
     (lambda a, t: ({**a, "ws": a["ws"].astype(np.float32)}, t), "array 'ws' is float32"),
     (lambda a, t: (a, t[:-5]), "not valid JSON"),
+    (lambda a, t: (a, t.replace('"noise": 0.05', '"noise": NaN')), "NaN is not valid JSON"),
 ])
 def test_tampering_is_detected_on_load(planted, tamper, message):
     path, _ = planted
@@ -206,24 +209,24 @@ def test_foreign_and_broken_files(tmp_path, planted):
 
 
 # -- atomic export --------------------------------------------------------------------------------
-@pytest.mark.parametrize("fail_at", ["write", "replace", "interrupt"])
+@pytest.mark.parametrize("fail_at", ["write", "fsync", "replace", "interrupt"])
 def test_failed_export_leaves_the_previous_file_intact(planted, monkeypatch, fail_at):
     path, old = planted
     before = path.read_bytes()
-    real_savez = np.savez
+    real_savez = np.savez_compressed
 
     def savez_then_fail(fh, **arrays):
         real_savez(fh, **{k: arrays[k] for k in list(arrays)[:2]})  # a partial archive hits the disk
         raise KeyboardInterrupt if fail_at == "interrupt" else OSError("disk full (simulated)")
 
-    def replace_fails(src, dst):
-        raise OSError("rename failed (simulated)")
+    def fail(*args):
+        raise OSError(f"{fail_at} failed (simulated)")
 
-    if fail_at == "replace":
-        monkeypatch.setattr(dsm.os, "replace", replace_fails)
+    if fail_at in ("fsync", "replace"):
+        monkeypatch.setattr(dsm.os, fail_at, fail)
     else:
-        monkeypatch.setattr(dsm.np, "savez", savez_then_fail)
-    with pytest.raises(KeyboardInterrupt if fail_at == "interrupt" else OSError, match=None):
+        monkeypatch.setattr(dsm.np, "savez_compressed", savez_then_fail)
+    with pytest.raises(KeyboardInterrupt if fail_at == "interrupt" else OSError):
         pm.export_dataset(path, PLANTED, 30, 99, n_test=30)
     monkeypatch.undo()
     assert path.read_bytes() == before

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import os
 import tempfile
 import zipfile
@@ -133,14 +134,21 @@ class Dataset:
         return {c: np.concatenate([p[i] for p in parts]) for i, c in enumerate(cols)}
 
 
+def _check_directory(path) -> str:
+    """``path`` as a string, if its directory exists (checked before any work)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"cannot write {path!r}: directory {directory!r} does not exist")
+    return path
+
+
 def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
     """Write ``path`` via a temporary file in the same directory: flush, fsync, ``os.replace``.
 
     A failure at any point leaves an existing ``path`` untouched and removes the temporary file.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ValueError(f"cannot write {path!r}: directory {directory!r} does not exist")
+    directory = os.path.dirname(os.path.abspath(_check_directory(path)))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         umask = os.umask(0)
@@ -190,6 +198,10 @@ def export_dataset(path: str | os.PathLike, instance, n: int, rng: int | None = 
         Training and test examples.
     rng : int or None
         Sampling seed (recorded); ``None`` draws a fresh one from OS entropy and records it.
+    k : int, optional
+        Tokens per example: required for a layer, else taken from the recipe (must agree if given).
+    description : str
+        Free text stored in the card (e.g. how a secret was chosen).
     noise : float
         Standard deviation of the Gaussian noise added to ``Y_train`` (``Y_test`` is noiseless).
     csv : str or PathLike, optional
@@ -201,7 +213,7 @@ def export_dataset(path: str | os.PathLike, instance, n: int, rng: int | None = 
     """
     from .. import __version__
 
-    path = os.fspath(path)
+    path = _check_directory(path)
     if isinstance(instance, MultiHeadAttention):
         if k is None:
             raise ValueError("k (tokens per example) is required when instance is a MultiHeadAttention")
@@ -211,9 +223,9 @@ def export_dataset(path: str | os.PathLike, instance, n: int, rng: int | None = 
         if k is not None and k != inst["k"]:
             raise ValueError(f"k = {k} contradicts the instance's k = {inst['k']}")
     n, n_test = check_positive_int(n, "n"), check_positive_int(n_test, "n_test")
-    if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise >= 0):
+    if isinstance(noise, bool) or not (isinstance(noise, numbers.Real) and np.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    if rng is not None and not isinstance(rng, (int, np.integer)) or isinstance(rng, bool):
+    if isinstance(rng, bool) or (rng is not None and not isinstance(rng, numbers.Integral)):
         raise ValueError(f"rng must be an int seed (it is recorded in the card) or None, got {type(rng).__name__}")
     seed = int(np.random.SeedSequence().entropy) if rng is None else check_positive_int(rng, "rng", minimum=0)
     m, d, kk = inst["m"], inst["d"], inst["k"]
@@ -235,7 +247,7 @@ def export_dataset(path: str | os.PathLike, instance, n: int, rng: int | None = 
     card["integrity"] = {"algorithm": "sha256", "digest": content_digest(card, arrays)}
     validate_card(card, arrays)  # the writer checks its own output against the schema
     text = np.array(json.dumps(card, indent=2, sort_keys=True, allow_nan=False))
-    _atomic_write(path, lambda fh: np.savez(fh, **arrays, **{CARD_KEY: text}))
+    _atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays, **{CARD_KEY: text}))
     ds = _dataset(arrays, card)
     if csv is not None:
         write_csv(ds, csv)
@@ -248,6 +260,10 @@ def _dataset(arrays: dict[str, np.ndarray], card: dict) -> Dataset:
         frozen[key] = np.array(arrays[key], dtype=np.float64)
         frozen[key].setflags(write=False)
     return Dataset(**frozen, layer=MultiHeadAttention(arrays["thetas"], arrays["ws"]), card=card)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
@@ -275,8 +291,8 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     if raw is None or raw.ndim != 0 or raw.dtype.kind != "U":
         raise FormatError(f"{path} has no {CARD_KEY!r} text entry: not a provable_mha dataset")
     try:
-        card = json.loads(str(raw[()]))
-    except json.JSONDecodeError as exc:
+        card = json.loads(str(raw[()]), parse_constant=_reject_constant)
+    except ValueError as exc:  # JSONDecodeError or a NaN/Infinity literal
         raise FormatError(f"{path}: the card is not valid JSON ({exc})") from exc
     try:
         validate_card(card, arrays)
