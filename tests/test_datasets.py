@@ -4,6 +4,7 @@ import copy
 import csv
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -411,3 +412,35 @@ def test_cli_help_shows_defaults_and_an_example(capsys):
     text = capsys.readouterr().out
     assert "(default: 400)" in text and "(default: None)" not in text
 
+
+
+# -- the documentation matches the code ---------------------------------------------------------
+DOC = (Path(__file__).resolve().parents[1] / "docs" / "datasets.md").read_text()
+
+
+def _schema_paths(schema, prefix=""):
+    for key, sub in schema.get("properties", {}).items():
+        path = f"{prefix}{key}"
+        yield path
+        if path != "arrays" and path != "conditions.conditions":
+            yield from _schema_paths(sub, path + ".")
+
+
+def test_docs_list_every_card_field():
+    missing = [p for p in _schema_paths(dsm.CARD_SCHEMA) if f"`{p}`" not in DOC]
+    fields = set(dsm.CARD_SCHEMA["properties"]["conditions"]["properties"]["conditions"]["items"]["properties"])
+    fields |= {f for schema in dsm.INSTANCE_SCHEMAS.values() for f in schema["properties"]}
+    fields |= set(dsm.CARD_SCHEMA["properties"]["arrays"]["properties"]["X_train"]["properties"])
+    missing += [f for f in sorted(fields) if f"`{f}`" not in DOC and f"`arrays.<key>.{f}`" not in DOC]
+    missing += [k for k in dsm.ARRAY_KEYS if f"`{k}`" not in DOC]
+    assert not missing, missing
+
+
+def test_docs_digest_snippet_verifies_files(planted):
+    path, _ = planted
+    code = DOC.split("<!-- verify-digest -->", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    scope = {}
+    exec(code, scope)  # the snippet needs only numpy and the standard library
+    assert scope["verify"](path) is True
+    _rewrite(path, *_tamper_array(*_raw(path)))
+    assert scope["verify"](path) is False
