@@ -129,7 +129,7 @@ def _broken(card, edit):
     return card
 
 
-@pytest.mark.parametrize("edit, message", [
+BROKEN = [  # (edit, message); all but the last two are violations of the schemas themselves
     (lambda c: c.pop("license"), "card: missing required field 'license'"),
     (lambda c: c["parameters"].pop("seed"), "card.parameters: missing required field 'seed'"),
     (lambda c: c["parameters"].update(m="2"), r"card.parameters.m: expected integer, got string"),
@@ -146,12 +146,29 @@ def _broken(card, edit):
     (lambda c: c["instance"].update(rank=0), "card.instance.rank: must be >= 1"),
     (lambda c: c["instance"].update(m=3), r"card.instance.m = 3 but card.parameters.m = 2"),
     (lambda c: c["parameters"].update(n=21), r"card.arrays.X_train.shape = \[20, 3, 6\] but the parameters"),
-])
+]
+
+
+@pytest.mark.parametrize("edit, message", BROKEN)
 def test_broken_cards_fail_with_a_clear_error(planted, edit, message):
     _, ds = planted
     dsm.validate_card(ds.card, ds.arrays)  # the valid card passes, with its arrays
     with pytest.raises(pm.FormatError, match=message):
         dsm.validate_card(_broken(ds.card, edit), ds.arrays)
+
+
+def test_schema_agrees_with_a_standard_json_schema_validator(planted, tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")  # not a dependency; present with the test extras
+    parity = pm.export_dataset(tmp_path / "p.npz", {"kind": "parity", "m": 2, "d": 4, "secret": [3]}, 4, 0, n_test=4)
+    for card in (planted[1].card, parity.card):
+        jsonschema.Draft202012Validator.check_schema(dsm.CARD_SCHEMA)
+        jsonschema.validate(card, dsm.CARD_SCHEMA)
+        jsonschema.validate(card["instance"], dsm.INSTANCE_SCHEMAS[card["instance"]["kind"]])
+    for edit, _ in BROKEN[:-2]:
+        card = _broken(planted[1].card, edit)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(card, dsm.CARD_SCHEMA)
+            jsonschema.validate(card["instance"], dsm.INSTANCE_SCHEMAS["planted"])
 
 
 def test_bad_digest_fails(planted):
