@@ -11,6 +11,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .conditions import Condition, ConditionReport, check_conditions
+from .datasets import export_dataset, load_dataset
 from .errors import FormatError, LearnError
 from .identifiability import IdentifiabilityReport, identifiability
 from .instances import planted_instance, random_layer
@@ -26,6 +27,7 @@ __all__ = [
     "Condition", "ConditionReport", "check_conditions",
     "identifiability", "IdentifiabilityReport",
     "save", "load",
+    "export_dataset", "load_dataset",
     "LearnError", "FormatError",
     "learn", "LearnResult", "Certificate",  # loaded lazily (they import cvxpy)
 ]

@@ -23,12 +23,12 @@ EXIT_OK, EXIT_LEARN, EXIT_USAGE = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``provable-mha`` argument parser with all subcommands."""
-    from . import gd, hardness, learn, sweep
+    from . import export, gd, hardness, learn, score, sweep
 
     p = argparse.ArgumentParser(prog="provable-mha", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
-    for module in (learn, hardness, gd, sweep):
+    for module in (learn, hardness, gd, sweep, export, score):
         module.register(sub)
     return p
 
