@@ -2,8 +2,7 @@
 
 Public API: :class:`MultiHeadAttention` (and the linear-attention variant
 :class:`LinearMultiHeadAttention`, ``docs/linear_attention.md``), samplers, planted instances and
-their conditions,
-:func:`identifiability`, the certified learner :func:`learn`, :func:`relative_error`,
+their conditions, :func:`identifiability`, the certified learner :func:`learn`, :func:`relative_error`,
 :func:`save` / :func:`load`; subpackages :mod:`provable_mha.hardness` and :mod:`provable_mha.gd`
 (``docs/`` documents each).
 """

@@ -151,9 +151,9 @@ class LinearMultiHeadAttention:
         return lift(self.thetas, self.ws, inputs)
 
     def lifted_matrix(self) -> np.ndarray:
-        r"""Lifted matrix :math:`M=\sum_i\operatorname{vec}\Theta_i\operatorname{vec}W_i^\top`, ``(d*d, d*d)``, rank :math:`\le m`.
+        r"""Lifted matrix :math:`M=\sum_i\operatorname{vec}\Theta_i\operatorname{vec}W_i^\top`, rank :math:`\le m`.
 
-        Rows index :math:`(p,q)`, columns :math:`(r,e)`. The layer sees :math:`M` only through
+        Shape ``(d*d, d*d)``; rows index :math:`(p,q)`, columns :math:`(r,e)`. The layer sees :math:`M` only through
         :func:`lift`; :meth:`mix_heads` changes the heads but not :math:`M`.
         """
         return np.einsum("ipq,ire->pqre", self.thetas, self.ws).reshape(self.d**2, self.d**2)
