@@ -216,6 +216,8 @@ def test_learner_validation_errors():
         learn_linear(X, np.zeros_like(Y), 1)
     with pytest.raises(ValueError, match="restarts"):
         learn_linear(X, Y, 1, restarts=0)
+    with pytest.raises(ValueError, match="max_iter"):
+        learn_linear(X, Y, 1, max_iter=0)
     with pytest.raises(ValueError, match="shape"):
         learn_linear(X[0], Y[0], 1)
     res = learn_linear(X, Y, 1, rng=0, restarts=1)

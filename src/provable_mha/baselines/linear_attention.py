@@ -133,6 +133,7 @@ class LinearLearnResult:
         return (lifted_features(Xb, self.certificate.domain) @ self.lifted.reshape(-1, d)).reshape(Xb.shape)
 
     def summary(self) -> str:
+        """One line: design shape, rank, sigma_min, condition, certificate, fit and factorisation."""
         c = self.certificate
         return (f"linear attention, m={self.layer.m}, d={self.layer.d}: design {c.n_rows}x{c.n_features} rank "
                 f"{c.rank}, sigma_min {c.sigma_min:.2e}, cond {c.condition:.2e}, certified={c.certified}; "
@@ -224,11 +225,12 @@ def learn_linear(X, Y, m: int, *, inputs: str = "boolean", rng=None, restarts: i
     ------
     ValueError
         Malformed input (shapes, NaN/inf, non-Boolean entries with ``inputs="boolean"``, m < 1,
-        all-zero labels).
+        restarts or max_iter < 1, all-zero labels).
     """
     t0 = time.perf_counter()
     X, Y, m = _validate(X, Y, m, inputs)
     restarts = check_positive_int(restarts, "restarts")
+    max_iter = check_positive_int(max_iter, "max_iter")
     gen = as_generator(rng)
     n, k, d = X.shape
     beta, L, Phi, cert = _convex_step(X, Y, inputs)
