@@ -20,6 +20,7 @@ EXPECTED = {
     "02_lower_bounds.py": {"02_gadget_growth.png", "02_sq_dimension.png", "02_learner_cost.png"},
     "03_gd_heads.py": {"03_loss_vs_heads.png", "03_gd_path.png"},
     "04_torch_layer.py": {"04_low_rank_spectrum.png"},
+    "05_linear_vs_softmax.py": {"05_design_sigma_min.png", "05_linear_vs_softmax.png"},
 }
 
 

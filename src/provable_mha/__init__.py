@@ -1,7 +1,8 @@
 """provable_mha: the theory of learning multi-head attention, as a toolkit.
 
-Public API: :class:`MultiHeadAttention`, samplers, planted instances and their conditions,
-:func:`identifiability`, the certified learner :func:`learn`, :func:`relative_error`,
+Public API: :class:`MultiHeadAttention` (and the linear-attention variant
+:class:`LinearMultiHeadAttention`, ``docs/linear_attention.md``), samplers, planted instances and
+their conditions, :func:`identifiability`, the certified learner :func:`learn`, :func:`relative_error`,
 :func:`save` / :func:`load`; subpackages :mod:`provable_mha.hardness` and :mod:`provable_mha.gd`
 (``docs/`` documents each).
 """
@@ -16,12 +17,14 @@ from .errors import FormatError, LearnError
 from .identifiability import IdentifiabilityReport, identifiability
 from .instances import planted_instance, random_layer
 from .io import load, register_kind, save
+from .linear import LinearMultiHeadAttention
 from .model import HeadMatch, MultiHeadAttention, from_torch_weights, match_heads, softmax
 from .sampling import relative_error, sample_boolean, sample_gaussian
 
 __all__ = [
     "__version__",
     "MultiHeadAttention", "HeadMatch", "match_heads", "softmax", "from_torch_weights",
+    "LinearMultiHeadAttention",
     "sample_boolean", "sample_gaussian", "relative_error",
     "planted_instance", "random_layer",
     "Condition", "ConditionReport", "check_conditions",
@@ -35,6 +38,7 @@ __all__ = [
 
 # the learner's results are saved by pm.save and rebuilt by pm.load without io importing the learner
 register_kind("LearnResult", "provable_mha.learner.result:LearnResult.from_payload")
+register_kind("LinearMultiHeadAttention", "provable_mha.linear:LinearMultiHeadAttention.from_payload")
 
 
 def __getattr__(name):  # lazy: the learner and subpackages pull in cvxpy / ortools
