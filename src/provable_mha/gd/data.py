@@ -1,6 +1,7 @@
 r"""Data models for the gradient-descent experiments: the tokenized mixture and a planted teacher.
 
-Tokenized mixture (the exact parameters chosen here; SPEC §5 fixes only the shape of the model).
+Tokenized mixture (docs/gd.md §8). arXiv 2310.12680 names a "tokenized-mixture model" in its
+abstract; the exact construction and parameters below are this project's own.
 Draw an orthonormal frame :math:`e_0,\dots,e_M` of :math:`\mathbb R^d` (a random rotation,
 ``M = n_noise_clusters``, so ``d >= M + 1``) and set the signal mean :math:`\mu = S e_0` and
 noise-cluster means :math:`\nu_j = S e_j` (orthogonal, equal norm :math:`S` =
@@ -144,7 +145,7 @@ def tokenized_mixture(n: int, T: int, d: int, *, signal_tokens: int = 1,
 def planted_teacher(n: int, T: int, d: int, *, H: int = 2, init_scale: float = 2.0,
                     tokens: str = "gaussian", label_noise: float = 0.0, teacher=None,
                     rng=None) -> GDData:
-    r"""Labels from a planted attention classifier: :math:`y = \mathrm{sign}\,\Phi(X;\theta^*)`.
+    r"""Labels from a planted attention classifier: :math:`y = \mathrm{sign}\,\Phi(X;\omega^*)`.
 
     Parameters
     ----------
