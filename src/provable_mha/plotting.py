@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["figure_dir", "savefig", "plot_sweep", "plot_widths", "plot_phase_times",
-           "plot_curves", "plot_search_runs"]
+           "plot_curves", "plot_search_runs", "plot_heads_experiment"]
 
 
 def _plt():
@@ -157,5 +157,28 @@ def plot_search_runs(result, threshold: float | None = None, ax=None, path=None)
     ax.set_xlabel("start (sorted by residual)")
     ax.set_ylabel("relative training residual")
     ax.set_title(f"{len(res)} starts of the practical search", fontsize=10)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_heads_experiment(result, ax=None, path=None):
+    """Train and test loss (error bars: one std over seeds) against the number of heads H.
+
+    ``result`` is a :class:`~provable_mha.gd.HeadsExperiment` (its ``rows`` and ``params``).
+    """
+    plt = _plt()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.5))
+    Hs = [r["H"] for r in result.rows]
+    for key, label in (("train_loss", "train"), ("test_loss", "test")):
+        ax.errorbar(Hs, [r[key] for r in result.rows], yerr=[r[key + "_std"] for r in result.rows],
+                    marker="o", capsize=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("heads H")
+    ax.set_ylabel("logistic loss")
+    p = result.params
+    ax.set_title(f"n={p.get('n')}, T={p.get('T')}, d={p.get('d')}, steps={p.get('steps')}, "
+                 f"seeds={p.get('seeds')}", fontsize=9)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return _finish(fig, path)

@@ -1,4 +1,4 @@
-"""The constants of SPEC §5 checked on random instances (each assertion can fail)."""
+"""The constants of docs/gd.md §3 (Lemmas 1-2 and corollaries) checked on random instances (each assertion can fail)."""
 
 import math
 
@@ -107,7 +107,7 @@ def test_realizability_radius_gives_small_loss_when_heads_suffice():
         need = gd.heads_for_realizability(gd.token_radius(X), B0, mg.achieved, lam)
         if H >= need:
             checked += 1
-            assert m.loss(X, y, m.theta + lam * mg.direction) <= eps
+            assert m.loss(X, y, m.params + lam * mg.direction) <= eps
     assert checked >= 1  # the check above is not vacuous
 
 

@@ -122,3 +122,21 @@ def test_ntk_margin_non_separable_and_zero_features():
     assert res.gamma == pytest.approx(0.0, abs=1e-7) and not res.separable
     zero = gd.ntk_margin(m, np.zeros((2, 3, 3)), np.array([1.0, -1.0]))
     assert zero.gamma == 0 and zero.status == "zero_features"
+
+
+def test_heads_plot_is_drawn_by_plotting(tmp_path, monkeypatch):
+    """gd draws no figures: HeadsExperiment.plot delegates to plotting.plot_heads_experiment."""
+    from pathlib import Path
+
+    from provable_mha import plotting
+
+    exp = gd.heads_experiment([1, 2], n=20, n_test=30, T=3, d=4, steps=3, seeds=2)
+    calls = []
+    real = plotting.plot_heads_experiment
+    monkeypatch.setattr(plotting, "plot_heads_experiment",
+                        lambda result, ax=None, path=None: calls.append(result) or real(result, ax, path))
+    out = tmp_path / "heads.png"
+    assert exp.plot(out) == out and out.stat().st_size > 1000
+    assert calls == [exp]
+    sources = Path(gd.__file__).parent.glob("*.py")
+    assert not [p.name for p in sources if "matplotlib" in p.read_text()]

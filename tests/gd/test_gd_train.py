@@ -26,8 +26,8 @@ def test_fixed_step_within_the_condition_along_the_path_decreases():
     eta = gd.safe_step(model, X, model.loss(X, y)) / 2
     res = gd.train(model, X, y, steps=40, lr=eta, record_every=1)
     # recheck the hypothesis a posteriori at every iterate: eta <= 1/rho(B) on each segment
-    traj = [model.theta]
-    th = model.theta
+    traj = [model.params]
+    th = model.params
     for _ in range(40):
         L, g = model.loss_and_grad(X, y, th)
         B = max(np.linalg.norm(model.unpack(th)[0], axis=1).max(),
@@ -35,7 +35,7 @@ def test_fixed_step_within_the_condition_along_the_path_decreases():
         assert eta <= gd.constants(gd.token_radius(X), B, 4).max_step
         th = th - eta * g
         traj.append(th)
-    np.testing.assert_allclose(res.theta, traj[-1], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(res.params, traj[-1], rtol=1e-12, atol=1e-14)
     assert np.all(np.diff(res.history["loss"]) < 0)
 
 
@@ -54,8 +54,8 @@ def test_zero_init_has_zero_attention_gradient():
     X, y = gd.tokenized_mixture(30, 4, 5, rng=0)
     m = gd.MHAClassifier(3, 5, init_scale=0.0)
     _, g = m.loss_and_grad(X, y)
-    gU, gW = m.unpack(g)
-    assert np.all(gW == 0) and np.linalg.norm(gU) > 0
+    gU, gTh = m.unpack(g)
+    assert np.all(gTh == 0) and np.linalg.norm(gU) > 0
     res = gd.train(m, X, y, steps=5, lr=1.0)
     assert res.model.is_symmetric(rtol=1e-10)
 
@@ -71,8 +71,8 @@ def test_trained_loss_below_the_certified_training_bound(H, S, steps):
     res = gd.train(model, X, y, steps=steps, lr=cb.eta)
     assert res.cost <= cb.bound
     assert np.mean(res.history["loss"][1:]) <= cb.bound  # the averaged form of the theorem
-    comparator = model.theta + cb.radius * cb.margin.direction
-    assert np.linalg.norm(res.theta - comparator) ** 2 <= cb.detail.A
+    comparator = model.params + cb.radius * cb.margin.direction
+    assert np.linalg.norm(res.params - comparator) ** 2 <= cb.detail.A
 
 
 def test_sgd_history_and_result_fields():
@@ -85,10 +85,10 @@ def test_sgd_history_and_result_fields():
     assert res.iterations == 30 and "max steps" in res.stopping_criterion
     assert np.all(np.isfinite(res.history["test_loss"]))
     assert res.history["dist"][0] == 0 and res.history["dist"][-1] > 0
-    np.testing.assert_array_equal(m.theta, res.theta0)  # input model untouched
-    assert res.point is res.theta and res.cost == pytest.approx(res.model.loss(*data))
+    np.testing.assert_array_equal(m.params, res.params0)  # input model untouched
+    assert res.point is res.params and res.cost == pytest.approx(res.model.loss(*data))
     again = gd.train(m, *data, steps=30, lr=0.5, batch_size=16, record_every=10, rng=0)
-    np.testing.assert_array_equal(again.theta, res.theta)
+    np.testing.assert_array_equal(again.params, res.params)
 
 
 def test_loss_tol_stops_early():

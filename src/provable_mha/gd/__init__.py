@@ -1,10 +1,14 @@
-r"""Gradient-descent analysis of multi-head attention (Deora et al., arXiv 2310.12680).
+r"""Gradient-descent analysis of multi-head attention classifiers (after Deora et al., arXiv 2310.12680).
 
-Public names: :class:`MHAClassifier` (forward, gradient, Hessian-vector product, logistic loss),
-:func:`tokenized_mixture` and :func:`planted_teacher` (data), :func:`train` (GD / SGD with
-history, :class:`TrainResult`), the bound calculators of :mod:`provable_mha.gd.bounds`, the NTK
-margin :func:`ntk_margin`, and the heads experiment :func:`heads_experiment`.
-Derivations and what is from the paper vs derived here: ``docs/gd.md``.
+Public names: :class:`MHAClassifier` (value vectors ``U``, attention matrices ``thetas`` =
+:math:`\Theta_h`, flat parameters ``params`` = :math:`\omega`; forward, gradient,
+Hessian-vector product, logistic loss), :func:`tokenized_mixture` and :func:`planted_teacher`
+(data), training as problem -> optimizer -> result (:class:`TrainingProblem`,
+:class:`GradientDescent` / :class:`StochasticGradientDescent` with :class:`FixedStep` /
+:class:`SafeStep`, :class:`TrainResult`) and its wrapper :func:`train`, the bound calculators of
+:mod:`provable_mha.gd.bounds`, the NTK margin :func:`ntk_margin`, and the heads experiment
+:func:`heads_experiment`. Derivations, and what is from the paper versus derived here:
+``docs/gd.md``.
 """
 
 from __future__ import annotations
@@ -27,12 +31,16 @@ from .classifier import MHAClassifier, logistic_loss
 from .data import GDData, planted_teacher, tokenized_mixture
 from .experiment import HeadsExperiment, heads_experiment
 from .ntk import NTKMargin, NTKTrainingBound, ntk_features, ntk_margin, ntk_training_bound
-from .train import TrainResult, train
+from .optimizers import FixedStep, GradientDescent, SafeStep, StochasticGradientDescent
+from .problem import TrainingProblem
+from .result import TrainResult
+from .train import train
 
 __all__ = [
     "MHAClassifier", "logistic_loss",
     "GDData", "tokenized_mixture", "planted_teacher",
-    "train", "TrainResult",
+    "train", "TrainResult", "TrainingProblem", "GradientDescent", "StochasticGradientDescent",
+    "FixedStep", "SafeStep",
     "token_radius", "beta1", "beta2", "Constants", "constants", "model_constants", "safe_step",
     "realizability_radius", "heads_for_realizability", "TrainingBound", "training_bound",
     "generalization_bound",

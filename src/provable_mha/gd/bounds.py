@@ -1,22 +1,21 @@
-r"""Constants and bounds of the gradient-descent analysis (SPEC §5; derivations in docs/gd.md).
+r"""Constants and bounds of the gradient-descent analysis (statements and proofs: docs/gd.md).
 
 Notation: :math:`R = \max_{i,t}\|x_{i,t}\|_2` (largest token norm over the data), :math:`B` a bound
 on :math:`\max_h\|U_h\|_2` over the region considered, :math:`c_H` the output normalisation
 (:math:`1/\sqrt H` or :math:`1/H`), :math:`\ell` the logistic loss, for which
-:math:`|\ell'| \le \min(1, \ell)` and :math:`0 < \ell'' \le 1/4`.
-
-From the paper (as restated in SPEC §5):
+:math:`|\ell'| \le \min(1, \ell)` and :math:`0 < \ell'' \le 1/4`, :math:`\omega` the flat
+parameter vector and :math:`\Theta_h` the attention matrices.
 
 .. math::
 
     \beta_1(R, B) = \sqrt{R^2 + 4R^6B^2}, \qquad \beta_2(R, B) = 2R^3 + 6R^5B,
 
-with :math:`\|\nabla\Phi\| \le \beta_1` and :math:`\|\nabla^2\Phi\| \le \beta_2/\sqrt H` for
-:math:`c_H = 1/\sqrt H`. For general :math:`c_H` the same proof gives
-:math:`\|\nabla\Phi\| \le c_H\sqrt H\,\beta_1` and :math:`\|\nabla^2\Phi\| \le c_H\beta_2`.
-The training bound, the realizability radius and the stability-based generalization bound
-below are derived in this project (docs/gd.md) following the structure of the paper; their
-constants are ours, not the paper's.
+with :math:`\|\nabla\Phi\| \le c_H\sqrt H\,\beta_1` (docs/gd.md §3, Lemma 1) and
+:math:`\|\nabla^2\Phi\| \le c_H\beta_2` (Lemma 2); for :math:`c_H = 1/\sqrt H` these read
+:math:`\beta_1` and :math:`\beta_2/\sqrt H`. Every statement of this module is derived in this
+project (docs/gd.md §3–§7), after the analysis announced in the abstract of arXiv 2310.12680
+(convergence and generalization guarantees for GD under a realizability condition); the
+constants are ours and are not claimed to be the paper's (its text was not available to us).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_array, check_positive_int
+from ._deprecation import renamed_kwargs
 
 __all__ = [
     "token_radius", "beta1", "beta2", "Constants", "constants", "model_constants", "safe_step",
@@ -129,40 +129,42 @@ def constants(R: float, B: float, H: int, normalization: str = "sqrt") -> Consta
                      math.inf if rho == 0 else 1.0 / rho)
 
 
-def model_constants(model, X, theta=None, margin: float = 0.0) -> Constants:
-    r"""Constants at the parameters of ``model`` (or ``theta``) on data ``X``:
+@renamed_kwargs(theta="params")
+def model_constants(model, X, params=None, margin: float = 0.0) -> Constants:
+    r"""Constants at the parameters of ``model`` (or ``params``) on data ``X``:
     :math:`R` = :func:`token_radius`, :math:`B = \max_h\|U_h\| + \mathrm{margin}`."""
-    U, _ = model.unpack(theta)
+    U, _ = model.unpack(params)
     B = float(np.linalg.norm(U, axis=1).max()) + _nonneg(margin, "margin")
     return constants(token_radius(X), B, model.H, model.normalization)
 
 
-def safe_step(model, X, loss: float, theta=None) -> float:
-    r"""A step satisfying the step-size condition for the whole segment of one GD step.
+@renamed_kwargs(theta="params")
+def safe_step(model, X, loss: float, params=None) -> float:
+    r"""A step satisfying the step-size condition on the whole segment of one GD step (docs/gd.md §4).
 
     Per head :math:`\|\nabla_{U_h}\hat L\| \le c_H R\hat L`, and any
     :math:`\eta \le 1/\rho \le 4/G^2 \le 4/(c_H^2HR^2)` moves :math:`U_h` by at most
     :math:`4\hat L/(c_H H R)`. So :math:`\eta = 1/\rho(B')` with
     :math:`B' = \max_h\|U_h\| + 4\hat L/(c_HHR)` bounds the smoothness on the segment
-    :math:`[\theta,\theta-\eta\nabla\hat L]`, and the descent lemma gives
-    :math:`\hat L(\theta^+) \le \hat L(\theta) - \frac\eta2\|\nabla\hat L(\theta)\|^2`.
+    :math:`[\omega,\omega-\eta\nabla\hat L]`, and the descent lemma gives
+    :math:`\hat L(\omega^+) \le \hat L(\omega) - \frac\eta2\|\nabla\hat L(\omega)\|^2`.
     """
     R = token_radius(X)
     if R == 0:
         return math.inf
     c = _c(model.H, model.normalization)
     margin = 4 * _nonneg(loss, "loss") / (c * model.H * R)
-    return model_constants(model, X, theta, margin=margin).max_step
+    return model_constants(model, X, params, margin=margin).max_step
 
 
 def realizability_radius(gamma: float, eps: float, phi0_max: float) -> float:
-    r"""Radius :math:`\lambda = 2(\log(1/\varepsilon) + \max_i|\Phi(X_i;\theta_0)|)/\gamma`.
+    r"""Radius :math:`\lambda = 2(\log(1/\varepsilon) + \max_i|\Phi(X_i;\omega_0)|)/\gamma` (docs/gd.md §6).
 
-    If :math:`y_i\langle\nabla\Phi(X_i;\theta_0),\bar\theta\rangle \ge \gamma` with
-    :math:`\|\bar\theta\|=1`, then :math:`\theta = \theta_0 + \lambda\bar\theta` has
-    :math:`\hat L(\theta) \le \varepsilon` as soon as :math:`\kappa(B_0+\lambda)\,\lambda \le
+    If :math:`y_i\langle\nabla\Phi(X_i;\omega_0),\bar\omega\rangle \ge \gamma` with
+    :math:`\|\bar\omega\|=1`, then :math:`\omega = \omega_0 + \lambda\bar\omega` has
+    :math:`\hat L(\omega) \le \varepsilon` as soon as :math:`\kappa(B_0+\lambda)\,\lambda \le
     \gamma` (see :func:`heads_for_realizability`), because by Taylor's theorem
-    :math:`y\Phi(\theta) \ge -|\Phi_0| + \lambda\gamma - \kappa\lambda^2/2 \ge \log(1/\varepsilon)`
+    :math:`y\Phi(\omega) \ge -|\Phi_0| + \lambda\gamma - \kappa\lambda^2/2 \ge \log(1/\varepsilon)`
     and :math:`\ell(t) \le e^{-t}`.
     """
     gamma = _pos(gamma, "gamma")
@@ -174,7 +176,7 @@ def realizability_radius(gamma: float, eps: float, phi0_max: float) -> float:
 
 def heads_for_realizability(R: float, B0: float, gamma: float, radius: float,
                             normalization: str = "sqrt") -> int:
-    r"""Smallest :math:`H` with :math:`c_H\,\beta_2(R, B_0+\lambda)\,\lambda \le \gamma`.
+    r"""Smallest :math:`H` with :math:`c_H\,\beta_2(R, B_0+\lambda)\,\lambda \le \gamma` (docs/gd.md §6).
 
     For :math:`c_H = 1/\sqrt H`: :math:`H \ge (\beta_2\lambda/\gamma)^2`; for :math:`1/H`:
     :math:`H \ge \beta_2\lambda/\gamma`.
@@ -190,9 +192,9 @@ def heads_for_realizability(R: float, B0: float, gamma: float, radius: float,
 class TrainingBound:
     r"""Result of :func:`training_bound`.
 
-    ``bound`` bounds :math:`\hat L(\theta_T) \le \frac1T\sum_{t=1}^T\hat L(\theta_t)`;
+    ``bound`` bounds :math:`\hat L(\omega_T) \le \frac1T\sum_{t=1}^T\hat L(\omega_t)`;
     ``valid`` says whether both hypotheses hold: ``step_ok`` (:math:`\eta\le 1/\rho(B)`) and
-    ``heads_ok`` (:math:`\kappa(B)A \le 1`). ``A`` bounds :math:`\|\theta_t-\theta\|^2` and
+    ``heads_ok`` (:math:`\kappa(B)A \le 1`). ``A`` bounds :math:`\|\omega_t-\omega\|^2` and
     ``B`` bounds :math:`\max_h\|U_h\|` along the run.
     """
 
@@ -214,20 +216,20 @@ def training_bound(*, R: float, B0: float, H: int, eta: float, steps: int, radiu
                    normalization: str = "sqrt") -> TrainingBound:
     r"""Finite-time training bound for full-batch GD (derived in docs/gd.md, Theorem T).
 
-    For any comparator :math:`\theta` with :math:`r = \|\theta-\theta_0\|` let
+    For any comparator :math:`\omega` with :math:`r = \|\omega-\omega_0\|` let
 
     .. math::
 
-        A = r^2 + 2\eta T\hat L(\theta) + \eta\hat L(\theta_0),\quad
-        B = B_0 + r + \sqrt A + \eta c_H R\hat L(\theta_0),
+        A = r^2 + 2\eta T\hat L(\omega) + \eta\hat L(\omega_0),\quad
+        B = B_0 + r + \sqrt A + \eta c_H R\hat L(\omega_0),
 
     :math:`\rho = \rho(R,B)`, :math:`\kappa = c_H\beta_2(R,B)`. If :math:`\eta\le 1/\rho` and
-    :math:`\kappa A\le 1` then for every :math:`t\le T`, :math:`\|\theta_t-\theta\|^2\le A` and
+    :math:`\kappa A\le 1` then for every :math:`t\le T`, :math:`\|\omega_t-\omega\|^2\le A` and
 
     .. math::
 
-        \hat L(\theta_T) \le \frac1T\sum_{t=1}^T \hat L(\theta_t)
-        \le 2\hat L(\theta) + \frac{r^2}{\eta T} + \frac{\hat L(\theta_0)}{T}.
+        \hat L(\omega_T) \le \frac1T\sum_{t=1}^T \hat L(\omega_t)
+        \le 2\hat L(\omega) + \frac{r^2}{\eta T} + \frac{\hat L(\omega_0)}{T}.
     """
     T = check_positive_int(steps, "steps")
     eta = _pos(eta, "eta")
@@ -247,11 +249,11 @@ def generalization_bound(*, avg_train_loss: float, eta: float, steps: int, n: in
     r"""Stability bound on the expected generalization gap (docs/gd.md, Theorem G).
 
     With :math:`\varepsilon = \eta G^2 T e^{\eta\kappa T}/n < 1` and
-    :math:`\bar A = \frac1T\sum_{t<T}\mathbb E\hat L(\theta_t)`,
+    :math:`\bar A = \frac1T\sum_{t<T}\mathbb E\hat L(\omega_t)`,
 
     .. math::
 
-        \mathbb E[L(\theta_T) - \hat L(\theta_T)] \le \frac{2\varepsilon}{1-\varepsilon}\bar A,
+        \mathbb E[L(\omega_T) - \hat L(\omega_T)] \le \frac{2\varepsilon}{1-\varepsilon}\bar A,
 
     provided every GD run on every training set stays where :math:`\max_h\|U_h\|\le B`
     (:math:`G=G(B)`, :math:`\kappa = \kappa(B)`) and :math:`\eta\le 1/\rho(B)`. Returns

@@ -1,34 +1,39 @@
-r"""The single-layer multi-head attention classifier of Deora et al. (arXiv 2310.12680).
+r"""The single-layer multi-head attention classifier analysed in docs/gd.md (after arXiv 2310.12680).
 
 .. math::
 
-    \Phi(X;\theta) = c_H \sum_{h=1}^H U_h^\top X^\top \operatorname{softmax}(X W_h q(X)),
-    \qquad U_h \in \mathbb{R}^d,\ W_h \in \mathbb{R}^{d\times d},
+    \Phi(X;\omega) = c_H \sum_{h=1}^H U_h^\top X^\top \operatorname{softmax}(X \Theta_h q(X)),
+    \qquad U_h \in \mathbb{R}^d,\ \Theta_h \in \mathbb{R}^{d\times d},
 
-with :math:`X \in \mathbb{R}^{T\times d}` (rows are tokens), query :math:`q(X) = x_1` (the
-first token, as in the paper) or the mean token, and :math:`c_H = 1/\sqrt H` (the paper) or
-:math:`1/H`. The loss is the logistic loss :math:`\hat L(\theta) = \frac1n\sum_i
-\ell(y_i\Phi(X_i;\theta))`, :math:`\ell(t) = \log(1+e^{-t})`.
+with :math:`X \in \mathbb{R}^{T\times d}` (rows are tokens), :math:`\Theta_h` the attention
+(key-query) matrix of head :math:`h` (the package's :math:`\Theta`, as in
+:class:`provable_mha.MultiHeadAttention`), :math:`U_h` its value vector, query
+:math:`q(X) = x_1` (the first token) or the mean token, and :math:`c_H = 1/\sqrt H` or
+:math:`1/H`. :math:`\omega = (U_h, \Theta_h)_{h\le H}` is the flat parameter vector
+(``params``). The loss is the logistic loss :math:`\hat L(\omega) = \frac1n\sum_i
+\ell(y_i\Phi(X_i;\omega))`, :math:`\ell(t) = \log(1+e^{-t})` (docs/gd.md §1).
 
-Derivatives (per example, head :math:`h`; :math:`a = \mathrm{softmax}(s)`, :math:`s = XW_hq`,
-:math:`v = XU_h`, :math:`J = \mathrm{diag}(a) - aa^\top`):
+Derivatives (docs/gd.md §2; per example, head :math:`h`; :math:`a = \mathrm{softmax}(s)`,
+:math:`s = X\Theta_hq`, :math:`v = XU_h`, :math:`J = \mathrm{diag}(a) - aa^\top`):
 
 .. math::
 
     \nabla_{U_h}\Phi = c_H X^\top a, \qquad
-    \nabla_{W_h}\Phi = c_H X^\top J v\, q^\top,\quad Jv = a\odot(v - a^\top v).
+    \nabla_{\Theta_h}\Phi = c_H X^\top J v\, q^\top,\quad Jv = a\odot(v - a^\top v).
 
-Hessian-vector product in direction :math:`(\delta U_h, \delta W_h)`, with
-:math:`\delta s = X\delta W_h q`, :math:`\delta v = X\delta U_h`, :math:`\delta a = J\delta s`:
+Hessian-vector product in direction :math:`(\delta U_h, \delta\Theta_h)`, with
+:math:`\delta s = X\delta\Theta_h q`, :math:`\delta v = X\delta U_h`, :math:`\delta a = J\delta s`:
 
 .. math::
 
     [\nabla^2\Phi\,\delta]_{U_h} = c_H X^\top J\delta s,\qquad
-    [\nabla^2\Phi\,\delta]_{W_h} = c_H X^\top\big(J\delta v + \delta a\odot(v - a^\top v)
+    [\nabla^2\Phi\,\delta]_{\Theta_h} = c_H X^\top\big(J\delta v + \delta a\odot(v - a^\top v)
     - a\,(\delta a^\top v)\big) q^\top .
 
 The Hessian of :math:`\Phi` is block diagonal over heads. Everything is vectorised over
 examples and heads with BLAS matrix products (no Python loop over either).
+
+Renamed (deprecated aliases kept for one release): ``W`` -> ``thetas``, ``theta`` -> ``params``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_generator, check_array, check_inputs, check_positive_int
+from ._deprecation import deprecated_attribute, renamed_kwargs
 
 __all__ = ["MHAClassifier", "logistic_loss", "logistic_dloss", "logistic_d2loss"]
 
@@ -69,7 +75,7 @@ def _check_labels(y, n: int) -> np.ndarray:
 
 
 class MHAClassifier:
-    r"""Multi-head attention classifier :math:`\Phi(X;\theta)` with parameters ``U`` and ``W``.
+    r"""Multi-head attention classifier :math:`\Phi(X;\omega)` with parameters ``U`` and ``thetas``.
 
     Parameters
     ----------
@@ -78,28 +84,32 @@ class MHAClassifier:
     d : int
         Token dimension.
     normalization : {"sqrt", "mean"}
-        Output scale :math:`c_H = 1/\sqrt H` (paper) or :math:`1/H`.
+        Output scale :math:`c_H = 1/\sqrt H` or :math:`1/H`.
     query : {"first", "mean"}
-        Query token :math:`q(X) = x_1` (paper) or :math:`\frac1T\sum_t x_t`.
-    U, W : array_like, optional
-        Parameters, shapes ``(H, d)`` and ``(H, d, d)``. If omitted they are drawn by
-        :meth:`init` with ``rng``, ``init_scale`` and ``symmetric``.
+        Query token :math:`q(X) = x_1` or :math:`\frac1T\sum_t x_t`.
+    U, thetas : array_like, optional
+        Value vectors :math:`U_h`, shape ``(H, d)``, and attention matrices :math:`\Theta_h`,
+        shape ``(H, d, d)``. If omitted they are drawn by :meth:`init` with ``rng``,
+        ``init_scale`` and ``symmetric``. ``W=`` is a deprecated alias of ``thetas=``.
     rng : int, Generator or None
         Randomness for the initialisation.
     init_scale : float
-        Entries of ``U`` are :math:`N(0, s^2/d)`, entries of ``W`` are :math:`N(0, s^2/d^2)`.
+        Entries of ``U`` are :math:`N(0, s^2/d)`, entries of ``thetas`` are :math:`N(0, s^2/d^2)`.
     symmetric : bool
-        If true every head gets the same draw (the symmetric start of SPEC §5).
+        If true every head gets the same draw (the symmetric start of docs/gd.md §6, under which
+        GD keeps all heads equal).
 
     Notes
     -----
-    The flat parameter vector ``theta`` is ``concat(U.ravel(), W.ravel())`` of length
-    :math:`P = H(d + d^2)`. Every method takes an optional ``theta`` so that the optimiser
-    can evaluate other points without building new objects.
+    The flat parameter vector ``params`` (:math:`\omega`) is ``concat(U.ravel(), thetas.ravel())``
+    of length :math:`P = H(d + d^2)`. Every method takes an optional ``params`` so that the
+    optimiser can evaluate other points without building new objects (``theta=`` is a
+    deprecated alias).
     """
 
+    @renamed_kwargs(W="thetas")
     def __init__(self, H: int, d: int, normalization: str = "sqrt", query: str = "first",
-                 U=None, W=None, rng=None, init_scale: float = 1.0,
+                 U=None, thetas=None, rng=None, init_scale: float = 1.0,
                  symmetric: bool = False) -> None:
         self.H = check_positive_int(H, "H")
         self.d = check_positive_int(d, "d")
@@ -110,12 +120,12 @@ class MHAClassifier:
             raise ValueError(f"query must be one of {_QUERIES}, got {query!r}")
         self.normalization = normalization
         self.query = query
-        if (U is None) != (W is None):
-            raise ValueError("give both U and W, or neither (random initialisation)")
+        if (U is None) != (thetas is None):
+            raise ValueError("give both U and thetas, or neither (random initialisation)")
         if U is None:
-            self.theta = self.init(rng, init_scale=init_scale, symmetric=symmetric)
+            self.params = self.init(rng, init_scale=init_scale, symmetric=symmetric)
         else:
-            self.theta = self.pack(U, W)
+            self.params = self.pack(U, thetas)
 
     # -- parameter plumbing ------------------------------------------------------------------
     @property
@@ -130,73 +140,82 @@ class MHAClassifier:
 
     @property
     def U(self) -> np.ndarray:
-        """Value vectors, shape ``(H, d)`` (a view of ``theta``)."""
-        return self.unpack(self.theta)[0]
+        """Value vectors :math:`U_h`, shape ``(H, d)`` (a view of ``params``)."""
+        return self.unpack(self.params)[0]
 
     @property
-    def W(self) -> np.ndarray:
-        """Attention matrices, shape ``(H, d, d)`` (a view of ``theta``)."""
-        return self.unpack(self.theta)[1]
+    def thetas(self) -> np.ndarray:
+        r"""Attention matrices :math:`\Theta_h`, shape ``(H, d, d)`` (a view of ``params``)."""
+        return self.unpack(self.params)[1]
 
     @property
-    def theta(self) -> np.ndarray:
-        """Flat parameter vector of length :attr:`n_params`."""
-        return self._theta
+    def params(self) -> np.ndarray:
+        r"""Flat parameter vector :math:`\omega` of length :attr:`n_params`."""
+        return self._params
 
-    @theta.setter
-    def theta(self, value) -> None:
-        self._theta = self._check_theta(value).copy()
+    @params.setter
+    def params(self, value) -> None:
+        self._params = self._check_params(value).copy()
 
-    def _check_theta(self, theta) -> np.ndarray:
-        if theta is None:
-            return self._theta
-        th = check_array(theta, "theta", ndim=1)
-        if th.shape[0] != self.n_params:
+    W = deprecated_attribute("W", "thetas")
+    theta = deprecated_attribute("theta", "params", settable=True)
+
+    def _check_params(self, params) -> np.ndarray:
+        if params is None:
+            return self._params
+        p = check_array(params, "params", ndim=1)
+        if p.shape[0] != self.n_params:
             raise ValueError(
-                f"theta must have length H(d + d^2) = {self.n_params}, got {th.shape[0]}")
-        return th
+                f"params must have length H(d + d^2) = {self.n_params}, got {p.shape[0]}")
+        return p
 
-    def pack(self, U, W) -> np.ndarray:
-        """Flatten ``U (H, d)`` and ``W (H, d, d)`` into ``theta``."""
+    @renamed_kwargs(W="thetas")
+    def pack(self, U, thetas) -> np.ndarray:
+        """Flatten ``U (H, d)`` and ``thetas (H, d, d)`` into ``params``."""
         U = check_array(U, "U", ndim=2)
-        W = check_array(W, "W", ndim=3)
+        thetas = check_array(thetas, "thetas", ndim=3)
         if U.shape != (self.H, self.d):
             raise ValueError(f"U must have shape (H, d) = {(self.H, self.d)}, got {U.shape}")
-        if W.shape != (self.H, self.d, self.d):
+        if thetas.shape != (self.H, self.d, self.d):
             raise ValueError(
-                f"W must have shape (H, d, d) = {(self.H, self.d, self.d)}, got {W.shape}")
-        return np.concatenate([U.ravel(), W.ravel()])
+                f"thetas must have shape (H, d, d) = {(self.H, self.d, self.d)}, got {thetas.shape}")
+        return np.concatenate([U.ravel(), thetas.ravel()])
 
-    def unpack(self, theta) -> tuple[np.ndarray, np.ndarray]:
-        """Split ``theta`` into views ``U (H, d)`` and ``W (H, d, d)``."""
-        th = self._check_theta(theta)
+    @renamed_kwargs(theta="params")
+    def unpack(self, params=None) -> tuple[np.ndarray, np.ndarray]:
+        """Split ``params`` (default: own) into views ``U (H, d)`` and ``thetas (H, d, d)``."""
+        return self._split(self._check_params(params))
+
+    def _split(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = self.H * self.d
-        return th[:k].reshape(self.H, self.d), th[k:].reshape(self.H, self.d, self.d)
+        return p[:k].reshape(self.H, self.d), p[k:].reshape(self.H, self.d, self.d)
 
     def init(self, rng=None, init_scale: float = 1.0, symmetric: bool = False) -> np.ndarray:
-        r"""Draw :math:`\theta_0`: ``U ~ N(0, s^2/d)``, ``W ~ N(0, s^2/d^2)``; same draw per head
-        if ``symmetric`` (``init_scale = 0`` gives :math:`\theta_0 = 0`)."""
+        r"""Draw :math:`\omega_0`: ``U ~ N(0, s^2/d)``, ``thetas ~ N(0, s^2/d^2)``; same draw per
+        head if ``symmetric`` (``init_scale = 0`` gives :math:`\omega_0 = 0`)."""
         if not np.isfinite(init_scale) or init_scale < 0:
             raise ValueError(f"init_scale must be finite and >= 0, got {init_scale}")
         g = as_generator(rng)
         nh = 1 if symmetric else self.H
         U = g.standard_normal((nh, self.d)) * init_scale / np.sqrt(self.d)
-        W = g.standard_normal((nh, self.d, self.d)) * init_scale / self.d
+        Th = g.standard_normal((nh, self.d, self.d)) * init_scale / self.d
         if symmetric:
             U = np.repeat(U, self.H, axis=0)
-            W = np.repeat(W, self.H, axis=0)
-        return np.concatenate([U.ravel(), W.ravel()])
+            Th = np.repeat(Th, self.H, axis=0)
+        return np.concatenate([U.ravel(), Th.ravel()])
 
-    def copy(self, theta=None) -> MHAClassifier:
-        """A classifier with the same architecture and parameters ``theta`` (default: own)."""
-        U, W = self.unpack(theta)
-        return MHAClassifier(self.H, self.d, self.normalization, self.query, U=U, W=W)
+    @renamed_kwargs(theta="params")
+    def copy(self, params=None) -> MHAClassifier:
+        """A classifier with the same architecture and parameters ``params`` (default: own)."""
+        U, Th = self.unpack(params)
+        return MHAClassifier(self.H, self.d, self.normalization, self.query, U=U, thetas=Th)
 
-    def is_symmetric(self, theta=None, rtol: float = 1e-12) -> bool:
+    @renamed_kwargs(theta="params")
+    def is_symmetric(self, params=None, rtol: float = 1e-12) -> bool:
         """Whether all heads are equal (relative to the largest head) up to ``rtol``."""
-        U, W = self.unpack(theta)
-        scale = max(np.abs(U).max(initial=0.0), np.abs(W).max(initial=0.0), 1e-300)
-        return bool(max(np.abs(U - U[:1]).max(), np.abs(W - W[:1]).max()) <= rtol * scale)
+        U, Th = self.unpack(params)
+        scale = max(np.abs(U).max(initial=0.0), np.abs(Th).max(initial=0.0), 1e-300)
+        return bool(max(np.abs(U - U[:1]).max(), np.abs(Th - Th[:1]).max()) <= rtol * scale)
 
     # -- forward pass ------------------------------------------------------------------------
     def _X(self, X) -> np.ndarray:
@@ -221,14 +240,14 @@ class MHAClassifier:
             buf = cache[name] = np.empty(shape)
         return buf
 
-    def _forward(self, X: np.ndarray, theta: np.ndarray, reuse: bool = False) -> dict:
+    def _forward(self, X: np.ndarray, params: np.ndarray, reuse: bool = False) -> dict:
         n, T, d = X.shape
         H = self.H
-        U, W = self.unpack(theta)
+        U, Th = self._split(params)
         Q = self._queries(X)                                        # (n, d)
         buf = self._scratch if reuse else (lambda name, shape: np.empty(shape))
-        WQ = np.matmul(Q, W.reshape(H * d, d).T, out=buf("WQ", (n, H * d))).reshape(n, H, d)  # W_h q_i
-        S = np.matmul(X, WQ.transpose(0, 2, 1), out=buf("S", (n, T, H)))  # (n, T, H) logits
+        TQ = np.matmul(Q, Th.reshape(H * d, d).T, out=buf("TQ", (n, H * d))).reshape(n, H, d)  # Θ_h q_i
+        S = np.matmul(X, TQ.transpose(0, 2, 1), out=buf("S", (n, T, H)))  # (n, T, H) logits
         S -= S.max(axis=1, keepdims=True)
         np.exp(S, out=S)
         S /= S.sum(axis=1, keepdims=True)                           # A: attention over tokens
@@ -236,25 +255,28 @@ class MHAClassifier:
         heads = np.einsum("nth,nth->nh", S, V)                      # a^T v per head
         return {"X": X, "Q": Q, "A": S, "V": V, "heads": heads, "phi": self.c * heads.sum(1)}
 
-    def decision_function(self, X, theta=None) -> np.ndarray:
-        r""":math:`\Phi(X_i;\theta)` for a batch ``(n, T, d)`` (or one ``(T, d)``): ``(n,)``."""
-        return self._forward(self._X(X), self._check_theta(theta))["phi"]
+    @renamed_kwargs(theta="params")
+    def decision_function(self, X, params=None) -> np.ndarray:
+        r""":math:`\Phi(X_i;\omega)` for a batch ``(n, T, d)`` (or one ``(T, d)``): ``(n,)``."""
+        return self._forward(self._X(X), self._check_params(params))["phi"]
 
     __call__ = decision_function
 
-    def attention(self, X, theta=None) -> np.ndarray:
-        """Attention weights of the query over tokens, shape ``(n, H, T)``."""
-        return self._forward(self._X(X), self._check_theta(theta))["A"].transpose(0, 2, 1)
+    @renamed_kwargs(theta="params")
+    def attention(self, X, params=None) -> np.ndarray:
+        r"""Attention weights :math:`\mathrm{softmax}(X\Theta_hq)` of the query over tokens, ``(n, H, T)``."""
+        return self._forward(self._X(X), self._check_params(params))["A"].transpose(0, 2, 1)
 
-    def predict(self, X, theta=None) -> np.ndarray:
-        """Labels :math:`\\mathrm{sign}\\,\\Phi` in {-1, +1} (ties to +1)."""
-        return np.where(self.decision_function(X, theta) >= 0, 1.0, -1.0)
+    @renamed_kwargs(theta="params")
+    def predict(self, X, params=None) -> np.ndarray:
+        r"""Labels :math:`\mathrm{sign}\,\Phi` in {-1, +1} (ties to +1)."""
+        return np.where(self.decision_function(X, params) >= 0, 1.0, -1.0)
 
     # -- gradients ---------------------------------------------------------------------------
     def _grad_from_weights(self, f: dict, wa: np.ndarray, we: np.ndarray, reuse: bool = False) -> np.ndarray:
-        r"""Blocks :math:`c\sum_i X_i^\top wa_i` (U) and :math:`c\sum_i X_i^\top we_i q_i^\top` (W).
+        r"""Blocks :math:`c\sum_i X_i^\top wa_i` (U) and :math:`c\sum_i X_i^\top we_i q_i^\top` (Θ).
 
-        ``wa, we`` have shape ``(n, T, H)``: per-token weights of the U and W blocks.
+        ``wa, we`` have shape ``(n, T, H)``: per-token weights of the U and Θ blocks.
         """
         X, Q = f["X"], f["Q"]
         n, T, d = X.shape
@@ -267,34 +289,37 @@ class MHAClassifier:
         out *= self.c
         return out
 
-    def output_gradient(self, X, theta=None) -> np.ndarray:
-        r"""Per-example gradients :math:`\nabla_\theta\Phi(X_i;\theta)`, shape ``(n, P)``.
+    @renamed_kwargs(theta="params")
+    def output_gradient(self, X, params=None) -> np.ndarray:
+        r"""Per-example gradients :math:`\nabla_\omega\Phi(X_i;\omega)`, shape ``(n, P)``.
 
         Memory is :math:`nP` floats: meant for NTK features and tests, not for training.
         """
-        f = self._forward(self._X(X), self._check_theta(theta))
+        f = self._forward(self._X(X), self._check_params(params))
         X, Q, A, V = f["X"], f["Q"], f["A"], f["V"]
         E = A * (V - f["heads"][:, None, :])                                # J v
         gU = np.einsum("nth,ntd->nhd", A, X)
-        gW = np.einsum("nth,ntd,ne->nhde", E, X, Q)
+        gT = np.einsum("nth,ntd,ne->nhde", E, X, Q)
         n = X.shape[0]
-        return self.c * np.concatenate([gU.reshape(n, -1), gW.reshape(n, -1)], axis=1)
+        return self.c * np.concatenate([gU.reshape(n, -1), gT.reshape(n, -1)], axis=1)
 
-    def loss(self, X, y, theta=None) -> float:
-        r"""Empirical logistic loss :math:`\hat L(\theta)`."""
+    @renamed_kwargs(theta="params")
+    def loss(self, X, y, params=None) -> float:
+        r"""Empirical logistic loss :math:`\hat L(\omega)`."""
         Xb = self._X(X)
         yy = _check_labels(y, Xb.shape[0])
-        return float(np.mean(logistic_loss(yy * self.decision_function(Xb, theta))))
+        return float(np.mean(logistic_loss(yy * self.decision_function(Xb, params))))
 
-    def loss_and_grad(self, X, y, theta=None) -> tuple[float, np.ndarray]:
-        r""":math:`\hat L(\theta)` and :math:`\nabla\hat L = \frac1n\sum_i \ell'(y_i\Phi_i)\,y_i
+    @renamed_kwargs(theta="params")
+    def loss_and_grad(self, X, y, params=None) -> tuple[float, np.ndarray]:
+        r""":math:`\hat L(\omega)` and :math:`\nabla\hat L = \frac1n\sum_i \ell'(y_i\Phi_i)\,y_i
         \nabla\Phi_i`, computed without forming per-example gradients."""
         Xb = self._X(X)
         yy = _check_labels(y, Xb.shape[0])
-        return self._loss_and_grad(Xb, yy, self._check_theta(theta))
+        return self._loss_and_grad(Xb, yy, self._check_params(params))
 
-    def _loss_and_grad(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray):
-        f = self._forward(X, theta, reuse=True)
+    def _loss_and_grad(self, X: np.ndarray, y: np.ndarray, params: np.ndarray):
+        f = self._forward(X, params, reuse=True)
         m = y * f["phi"]
         g = logistic_dloss(m) * y / X.shape[0]                               # (n,)
         shape = f["A"].shape
@@ -305,11 +330,11 @@ class MHAClassifier:
 
     # -- second order ------------------------------------------------------------------------
     def _directional(self, f: dict, v: np.ndarray):
-        dU, dW = self.unpack(v)
+        dU, dTh = self._split(v)
         X, Q, A, V = f["X"], f["Q"], f["A"], f["V"]
         n, T, d = X.shape
-        dWQ = (Q @ dW.reshape(self.H * d, d).T).reshape(n, self.H, d)
-        dS = np.matmul(X, dWQ.transpose(0, 2, 1))
+        dTQ = (Q @ dTh.reshape(self.H * d, d).T).reshape(n, self.H, d)
+        dS = np.matmul(X, dTQ.transpose(0, 2, 1))
         dV = (X.reshape(n * T, d) @ dU.T).reshape(n, T, self.H)
         Vc = V - f["heads"][:, None, :]
         dA = A * (dS - np.einsum("nth,nth->nh", A, dS)[:, None, :])         # J ds
@@ -318,9 +343,10 @@ class MHAClassifier:
         dphi = self.c * (np.einsum("nth,nth->n", A, dV) + np.einsum("nth,nth->n", dA, V))
         return dphi, dA, w, Vc
 
-    def output_hvp(self, X, v, weights=None, theta=None) -> np.ndarray:
-        r""":math:`\sum_i w_i \nabla^2\Phi(X_i;\theta)\,v` (default :math:`w_i = 1`): ``(P,)``."""
-        th = self._check_theta(theta)
+    @renamed_kwargs(theta="params")
+    def output_hvp(self, X, v, weights=None, params=None) -> np.ndarray:
+        r""":math:`\sum_i w_i \nabla^2\Phi(X_i;\omega)\,v` (default :math:`w_i = 1`): ``(P,)``."""
+        th = self._check_params(params)
         f = self._forward(self._X(X), th)
         vv = self._check_vector(v)
         n = f["X"].shape[0]
@@ -330,7 +356,8 @@ class MHAClassifier:
         _, dA, w, _ = self._directional(f, vv)
         return self._grad_from_weights(f, dA * wts[:, None, None], w * wts[:, None, None])
 
-    def hvp(self, X, y, v, theta=None) -> np.ndarray:
+    @renamed_kwargs(theta="params")
+    def hvp(self, X, y, v, params=None) -> np.ndarray:
         r"""Hessian-vector product of the loss,
 
         .. math::
@@ -340,7 +367,7 @@ class MHAClassifier:
         """
         Xb = self._X(X)
         yy = _check_labels(y, Xb.shape[0])
-        f = self._forward(Xb, self._check_theta(theta))
+        f = self._forward(Xb, self._check_params(params))
         vv = self._check_vector(v)
         m = yy * f["phi"]
         n = Xb.shape[0]

@@ -1,6 +1,7 @@
 r"""Data models for the gradient-descent experiments: the tokenized mixture and a planted teacher.
 
-Tokenized mixture (the exact parameters chosen here; SPEC §5 fixes only the shape of the model).
+Tokenized mixture (docs/gd.md §8). arXiv 2310.12680 names a "tokenized-mixture model" in its
+abstract; the exact construction and parameters below are this project's own.
 Draw an orthonormal frame :math:`e_0,\dots,e_M` of :math:`\mathbb R^d` (a random rotation,
 ``M = n_noise_clusters``, so ``d >= M + 1``) and set the signal mean :math:`\mu = S e_0` and
 noise-cluster means :math:`\nu_j = S e_j` (orthogonal, equal norm :math:`S` =
@@ -122,6 +123,18 @@ def tokenized_mixture(n: int, T: int, d: int, *, signal_tokens: int = 1,
         means = np.asarray(means, dtype=np.float64)
         if means.shape != (M + 1, d):
             raise ValueError(f"means must have shape (M + 1, d) = {(M + 1, d)}, got {means.shape}")
+    X, y, mask = _mixture_tokens(g, means, n, T, k, sigma, signal_first)
+    y_obs = np.where(g.random(n) < flip, -y, y)
+    info = {"model": "tokenized_mixture", "means": means, "signal_mask": mask, "clean_y": y,
+            "signal_tokens": k, "n_noise_clusters": M, "signal_strength": S,
+            "noise_std": sigma, "label_noise": flip, "signal_first": bool(signal_first)}
+    return GDData(X, y_obs, info)
+
+
+def _mixture_tokens(g: np.random.Generator, means: np.ndarray, n: int, T: int, k: int, sigma: float,
+                    signal_first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clean labels, tokens and the signal mask of :func:`tokenized_mixture` (docs/gd.md §8)."""
+    M1, d = means.shape
     y = np.where(g.random(n) < 0.5, 1.0, -1.0)
     order = np.argsort(g.random((n, T)), axis=1)
     if signal_first:
@@ -130,21 +143,17 @@ def tokenized_mixture(n: int, T: int, d: int, *, signal_tokens: int = 1,
                                 1 + np.argsort(g.random((n, T - 1)), axis=1)], axis=1)
     mask = np.zeros((n, T), bool)
     np.put_along_axis(mask, order[:, :k], True, axis=1)
-    cluster = g.integers(1, M + 1, size=(n, T))
+    cluster = g.integers(1, M1, size=(n, T))
     X = means[cluster] + sigma / np.sqrt(d) * g.standard_normal((n, T, d))
     signal = y[:, None, None] * means[0] + sigma / np.sqrt(d) * g.standard_normal((n, T, d))
     X[mask] = signal[mask]
-    y_obs = np.where(g.random(n) < flip, -y, y)
-    info = {"model": "tokenized_mixture", "means": means, "signal_mask": mask, "clean_y": y,
-            "signal_tokens": k, "n_noise_clusters": M, "signal_strength": S,
-            "noise_std": sigma, "label_noise": flip, "signal_first": bool(signal_first)}
-    return GDData(X, y_obs, info)
+    return X, y, mask
 
 
 def planted_teacher(n: int, T: int, d: int, *, H: int = 2, init_scale: float = 2.0,
                     tokens: str = "gaussian", label_noise: float = 0.0, teacher=None,
                     rng=None) -> GDData:
-    r"""Labels from a planted attention classifier: :math:`y = \mathrm{sign}\,\Phi(X;\theta^*)`.
+    r"""Labels from a planted attention classifier: :math:`y = \mathrm{sign}\,\Phi(X;\omega^*)`.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@ r"""The heads experiment: train and test loss against the number of heads H at f
 
 One training set and one test set are drawn from :func:`~provable_mha.gd.tokenized_mixture`
 (same means) and kept fixed; for every :math:`H` and seed a random initialisation is drawn
-(random, never symmetric: a symmetric start is one head in disguise, SPEC §5) and full-batch GD
+(random, never symmetric: a symmetric start is one head in disguise, docs/gd.md §6) and full-batch GD
 runs for ``steps`` steps with a fixed step size. Means and standard deviations are over seeds.
 """
 
@@ -36,7 +36,7 @@ class HeadsExperiment:
     def table(self) -> str:
         """A fixed-width text table."""
         head = (f"{'H':>4} {'train loss':>18} {'test loss':>18} {'test error':>16} "
-                f"{'|θ-θ0|':>8} {'sec':>6}")
+                f"{'|ω-ω0|':>8} {'sec':>6}")
         lines = [head, "-" * len(head)]
         for r in self.rows:
             lines.append(
@@ -55,29 +55,13 @@ class HeadsExperiment:
                 w.writerow({k: r[k] for k in _COLS})
 
     def plot(self, path):
-        """Save a PNG of train/test loss (± one std) against H (matplotlib, Agg back end)."""
-        import matplotlib
+        """Save a PNG of train/test loss (± one std) against H and return ``path``.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        Drawn by :func:`provable_mha.plotting.plot_heads_experiment`.
+        """
+        from ..plotting import plot_heads_experiment
 
-        Hs = [r["H"] for r in self.rows]
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for key, lab in (("train_loss", "train"), ("test_loss", "test")):
-            m = np.array([r[key] for r in self.rows])
-            s = np.array([r[key + "_std"] for r in self.rows])
-            ax.errorbar(Hs, m, yerr=s, marker="o", capsize=3, label=lab)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("heads H")
-        ax.set_ylabel("logistic loss")
-        p = self.params
-        ax.set_title(f"n={p.get('n')}, T={p.get('T')}, d={p.get('d')}, steps={p.get('steps')}, "
-                     f"seeds={p.get('seeds')}", fontsize=9)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        plot_heads_experiment(self, path=path)
         return path
 
 
