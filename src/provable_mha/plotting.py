@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["figure_dir", "savefig", "plot_sweep", "plot_widths", "plot_phase_times",
-           "plot_curves", "plot_search_runs", "plot_heads_experiment"]
+           "plot_curves", "plot_search_runs", "plot_heads_experiment", "plot_learner_cost"]
 
 
 def _plt():
@@ -180,5 +180,27 @@ def plot_heads_experiment(result, ax=None, path=None):
     ax.set_title(f"n={p.get('n')}, T={p.get('T')}, d={p.get('d')}, steps={p.get('steps')}, "
                  f"seeds={p.get('seeds')}", fontsize=9)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_learner_cost(rows, path=None):
+    """Examples and seconds against ``m`` (log scale), parity vs planted; two panels.
+
+    ``rows`` are :class:`provable_mha.hardness.CostRow` (``kind``, ``m``, ``examples``,
+    ``success``, ``seconds``); a failed row has no example count and is not drawn in panel 1.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for kind, style in (("parity", "o-"), ("planted", "s--")):
+        sel = [r for r in rows if r.kind == kind]
+        ms = [r.m for r in sel]
+        axes[0].plot(ms, [r.examples if r.success else np.nan for r in sel], style, label=kind)
+        axes[1].plot(ms, [r.seconds for r in sel], style, label=kind)
+    for ax, lab in zip(axes, ("examples to reach tol", "seconds"), strict=True):
+        ax.set_xlabel("heads m")
+        ax.set_ylabel(lab)
+        ax.set_yscale("log")
+        ax.legend()
     fig.tight_layout()
     return _finish(fig, path)

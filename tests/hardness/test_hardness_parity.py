@@ -19,7 +19,7 @@ from provable_mha.hardness import (
 
 
 def _loop_closed_form(X, S):
-    """The SPEC §4 formula entry by entry (1-based there, 0-based here)."""
+    """The closed form of docs/hardness.md §1, entry by entry, written independently."""
     out = np.zeros_like(X)
     for n, (x0, x1) in enumerate(X):
         c = np.prod([x0[b] * x1[b] for b in S]) if S else 1.0
@@ -28,7 +28,7 @@ def _loop_closed_form(X, S):
     return out
 
 
-def test_public_api_from_spec():
+def test_public_api():
     fam = hardness.parity_family(m=3, d=7)
     assert len(fam) == math.comb(6, 2)
     for S, layer in fam:
@@ -47,7 +47,7 @@ def test_layer_equals_closed_form_on_the_whole_cube(m):
             assert err <= 1e-12, (m, d, S, err)
 
 
-def test_closed_form_matches_spec_formula_loop():
+def test_closed_form_matches_independent_loop():
     X = boolean_cube(4)
     for S in [(), (2,), (1, 3), (1, 2, 3)]:
         np.testing.assert_array_equal(parity_closed_form(X, S), _loop_closed_form(X, S))

@@ -1,5 +1,8 @@
 """``provable-mha hardness``: the SQ lower-bound table for the parity family.
 
+The parity family is this project's own reconstruction (``docs/hardness.md`` §2), not taken from
+arXiv 2402.04084; the table's numbers are exact enumerations over all 2^(2d) inputs.
+
 Registered by :func:`provable_mha.cli.build_parser`; the work is done by
 :mod:`provable_mha.hardness`.
 """

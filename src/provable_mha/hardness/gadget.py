@@ -1,7 +1,8 @@
-r"""The attention gadget behind the lower bounds (SPEC §4), and its general form.
+r"""The attention gadget behind the lower-bound families (this project's reconstruction).
 
-Two tokens (``k = 2``) and a non-negative integer weight vector :math:`w` supported on the
-coordinates :math:`1..d-1` (0-based). Head :math:`i` has
+Not taken from Chen & Li (arXiv 2402.04084), whose constructions this project has not seen; the
+derivation is in ``docs/hardness.md`` §1. Two tokens (``k = 2``) and a non-negative integer
+weight vector :math:`w` supported on the coordinates :math:`1..d-1` (0-based). Head :math:`i` has
 :math:`\Theta_i = (a_i/2)\,\mathrm{diag}(w)` and :math:`W_i = c_i e_0 e_0^\top`. For Boolean
 tokens :math:`x_a^\top\Theta_i x_a = (a_i/2)\sum_b w_b`
 while :math:`x_a^\top\Theta_i x_{a'} = (a_i/2)\sum_b w_b z_b` with :math:`z = x_0\odot x_1`, so the
@@ -23,10 +24,24 @@ Choosing temperatures :math:`0 = a_0 < a_1 < \dots < a_R` and solving the square
 :math:`R+1` heads; the row :math:`T = 0` forces :math:`\sum_i c_i = 2 g(0)`. Parity of
 :math:`|S|-` many bits is :math:`w = 1_S`, :math:`g(T) = (-1)^T`, :math:`R = m - 1`.
 
-The system matrix :math:`M_{Ti} = \sigma(a_i T)` is non-singular for distinct temperatures
-(a 1-D logistic kernel on distinct nodes), but its condition grows quickly with :math:`R`; the
-temperatures are chosen by a deterministic multi-start Nelder–Mead search minimising
-:math:`\max_i |c_i|` with :math:`a_R \le a_{\max}`.
+**Statement** (exact arithmetic): if :math:`c` solves the square system, the layer of
+:func:`~provable_mha.hardness.parity.weighted_count_instance` equals
+:math:`g(0)A(X) + B(X)g(T)` on every :math:`X\in\{\pm1\}^{2\times d}` with :math:`T \le R`.
+In float64 it is checked by the solve's residual (rejected above ``RESIDUAL_TOL``) and by
+comparing layer and closed form on all :math:`2^{2d}` inputs in ``tests/hardness``
+(``test_hardness_parity.py``: parity, m = 2..5, d = m..7; ``test_hardness_gf2_lwr.py``: LWR).
+
+The system matrix :math:`M_{Ti} = \sigma(a_i T)` is non-singular for :math:`R \le 2` and
+:math:`0 = a_0 < a_1 < a_2` (its determinant is a multiple of
+:math:`\tanh(a_1/2)\tanh(a_2) - \tanh(a_2/2)\tanh(a_1)`, and :math:`\tanh(2x)/\tanh(x) =
+2/(1+\tanh^2 x)` is strictly decreasing on :math:`x > 0`); for larger :math:`R` this is
+*not proved here*, only observed (the solver raises when the system is numerically singular).
+Its condition grows quickly with :math:`R`. The temperatures are chosen by a deterministic
+multi-start Nelder–Mead search minimising :math:`\max_i |c_i|` with :math:`a_R \le a_{\max}`.
+*Measured* (parity, :math:`a_{\max} = 40`): :math:`\max_i|c_i|` = 6.0, 13.3, 45.4, 160.5,
+614.0, 2538, 11214 for m = 2..8 (1.4e6 at m = 11), i.e. 2.2–5.5x per head. Whether other temperatures give
+polynomially bounded coefficients is not known here; the consequence (the family's
+parameter norm grows with m) is discussed in ``docs/hardness.md`` §2.
 """
 
 from __future__ import annotations
@@ -88,7 +103,7 @@ class Gadget:
 
     @property
     def max_abs_coefficient(self) -> float:
-        r""":math:`\max_i |c_i|` (grows about 4x per head for parity)."""
+        r""":math:`\max_i |c_i|` (grows about 4–5x per head for parity)."""
         return float(np.abs(self.coefficients).max())
 
     def evaluate(self, T) -> np.ndarray:

@@ -1,5 +1,7 @@
 r"""The control that keeps the parity lower bound honest: Gaussian elimination over GF(2).
 
+(The parity family and this control are this project's own, ``docs/hardness.md`` §3.)
+
 The SQ bound of :mod:`~provable_mha.hardness.sq` says nothing about learners that use examples
 individually. On an example with :math:`x_{00}\ne x_{10}` the label reveals the parity exactly:
 :math:`\chi_S(z) = (Y_{00} - A_{00})/B_{00}`, i.e. the GF(2) equation
@@ -128,7 +130,8 @@ def noise_experiment(m: int, d: int, n: int, sigmas=(0.0, 0.5, 1.0, 2.0), trials
 
     Each trial draws a secret uniformly from the family, ``n`` uniform Boolean examples and
     labels :math:`F_S(X) + \sigma N(0, I)`. Reported next to the SQ query bound at the implied flip
-    rate, which shrinks only by :math:`(1-2\eta)^2` and stays :math:`\binom{d-1}{m-1}^{\Omega(1)}`.
+    rate and tolerance :math:`\tau = D^{-1/3}`, :math:`(D-1)D^{-2/3}/(1-2\eta)^2`
+    (:math:`D = \binom{d-1}{m-1}`), which noise only increases.
     """
     from math import erfc, sqrt
 

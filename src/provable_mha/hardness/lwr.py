@@ -17,15 +17,27 @@ is realized exactly by the general gadget with :math:`R + 1` heads,
 in :math:`\mathrm{diag}(w)`). For :math:`q = p = 2` the label is :math:`\chi_{\mathrm{supp}(s)}`:
 the parity family of every size.
 
-**Reduction sketch and assumption** (``docs/hardness.md``): an LWR sample :math:`(a, b)` becomes
-an example by drawing :math:`x_0` uniform, setting :math:`x_1 = x_0\odot z(a)` on coordinates
-:math:`1..nL`, and labelling with :math:`A + B\,h(b)`; uniform :math:`b` gives labels no hypothesis
-predicts. A learner reaching squared error below that gap decides LWR. *Assumption*: decision
-LWR with :math:`q = 2^L` is hard for time polynomial in :math:`n`.
+**Reduction sketch and assumption** (``docs/hardness.md`` §4): an LWR sample :math:`(a, b)`
+becomes an example by drawing :math:`x_0` uniform, setting :math:`x_1 = x_0\odot z(a)` on
+coordinates :math:`1..nL`, and labelling with :math:`A + B\,h(b)`; uniform :math:`b` gives
+labels no hypothesis predicts (squared error at least :math:`4\,\mathrm{Var}\,h(b)`). A learner
+reaching squared error below half that gap decides LWR. :mod:`.lwr_attack` runs this pipeline
+end to end at toy size and also recovers the secret from the learned layer.
 
-Numerically the gadget's coefficients grow about 4x per head, so the layer equals the closed
-form to float64 precision only for small :math:`R` (``n = 1, q = 4``: 6 heads); beyond that the
-family is analysed through its closed form, which is exact by construction.
+**What this does and does not give.** *Assumption*: decision LWR with :math:`q = 2^L` is hard
+for time polynomial in :math:`n`. That is only believed for :math:`q` growing with :math:`n`
+(for constant :math:`q` the rounded label is a low-degree polynomial over GF(2) of the bits of
+:math:`a`, e.g. :math:`q = 4, p = 2`: :math:`v = T_0 \oplus T_1` has degree at most 2, solvable by
+linearization). The layer has :math:`m = R + 1` heads with :math:`R` between
+:math:`n(q-1)` and :math:`nL(q-1)`, i.e. :math:`m` grows *linearly in q*, so the assumption rules
+out learners running in time :math:`\mathrm{poly}(d, m)` with :math:`d = 1 + nL`; it does not
+by itself give :math:`\exp(\Omega(m))`. The precise parameter translation (:math:`q/p`, sample
+bounds) has not been worked out here. The gadget's coefficients grow about 4–5x per head, so the
+layer's parameter norm grows exponentially in :math:`m`.
+
+**Numerics.** The gadget equals the closed form to float64 precision only for small :math:`R`
+(``n = 1, q = 4``: 6 heads; ``q = 2``: up to about 11 heads); beyond that the family is analysed
+through its closed form, which is exact by construction.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-r"""Which non-degeneracy conditions the hard families violate, and what they cost a learner.
+r"""Which non-degeneracy conditions the parity and LWR families violate; what they cost a learner.
 
 :func:`family_conditions` runs :func:`provable_mha.check_conditions` on every member of a family
 (``k = 2``) and reports, per condition, how many members fail it. :func:`learner_cost` measures a
 learner on one member of the parity family and on a planted non-degenerate instance for each
 ``m``: the smallest number of examples (on a doubling grid) at which the relative test error
 falls below ``tol``, the wall time of that run, and the search size the learner reports.
+These are measurements of one learner, not lower bounds: its failure on the parity family
+(``docs/hardness.md`` §6) shows nothing about other learners. The figure is drawn by
+:func:`provable_mha.plotting.plot_learner_cost`.
 """
 
 from __future__ import annotations
@@ -169,24 +172,11 @@ def format_cost_table(rows: Sequence[CostRow]) -> str:
     return "\n".join(lines)
 
 
-def plot_cost(rows: Sequence[CostRow], path) -> None:
-    """Save a two-panel PNG (examples and seconds vs m, log scale; parity vs planted)."""
-    import matplotlib
+def plot_cost(rows: Sequence[CostRow], path=None):
+    """Figure of :func:`learner_cost` rows, drawn by :func:`provable_mha.plotting.plot_learner_cost`.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Saved as PNG at ``path`` if given; returns the figure.
+    """
+    from ..plotting import plot_learner_cost
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for kind, style in (("parity", "o-"), ("planted", "s--")):
-        sel = [r for r in rows if r.kind == kind]
-        ms = [r.m for r in sel]
-        axes[0].plot(ms, [r.examples if r.success else np.nan for r in sel], style, label=kind)
-        axes[1].plot(ms, [r.seconds for r in sel], style, label=kind)
-    for ax, lab in zip(axes, ("examples to reach tol", "seconds"), strict=True):
-        ax.set_xlabel("heads m")
-        ax.set_ylabel(lab)
-        ax.set_yscale("log")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return plot_learner_cost(rows, path=path)

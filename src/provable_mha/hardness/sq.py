@@ -1,5 +1,8 @@
 r"""Statistical-query analysis of the parity family by exact enumeration of the Boolean cube.
 
+The family and the bound below are this project's own (``docs/hardness.md`` §2), not taken from
+Chen & Li (arXiv 2402.04084).
+
 Everything here is an exact expectation over all :math:`2^{2d}` inputs
 :math:`X\in\{\pm1\}^{2\times d}` (uniform weights), computed from the layers' own forward passes:
 
@@ -19,7 +22,17 @@ as :math:`\phi(X, A + B\chi_S) = h_0(X) + h_1(X)\chi_S(z)` with :math:`|h_1|\le 
 :math:`S`. With label flips of rate :math:`\eta` the S-dependent term is scaled by
 :math:`1-2\eta`. By Bessel's inequality fewer than :math:`(1-2\eta)^2/\tau^2` secrets have
 :math:`|E\phi - E h_0| > \tau`, so an adversary answering :math:`E h_0` forces
-:math:`q > (D-1)\tau^2/(1-2\eta)^2` queries to single out one of :math:`D` secrets.
+:math:`q > (D-1)\tau^2/(1-2\eta)^2` queries to single out one of :math:`D` secrets. With
+:math:`D = \binom{d-1}{m-1} \ge ((d-1)/(m-1))^{m-1}` this is :math:`d^{\Omega(m)}` queries at
+fixed :math:`\tau` only while :math:`m \le (d-1)^{1-\epsilon}`; the bound is for SQ algorithms only
+(:mod:`.gf2` learns the noiseless family from :math:`O(d)` examples) and for a family whose
+:math:`\max_i\|W_i\|` grows about 4–5x per head (measured).
+
+**Exhaustive checks** (``tests/hardness/test_hardness_sq.py``): all :math:`4^7 = 16384` inputs
+at d = 7 for m = 2..5 (orthogonality to 1e-12, separation 8 to 1e-10, moment degrees exactly
+:math:`2m-1` and :math:`2(m-1)`, SQ dimension :math:`= \binom{6}{m-1}`); :func:`sq_table` at
+d = 5, m = 2, 3; :func:`noisy_pairwise_correlations` on the reduced cube for m = 2..4,
+d = m + 2.
 """
 
 from __future__ import annotations
@@ -210,7 +223,8 @@ def sq_table(ms, ds, tau: float | None = None, moments: bool = True) -> list[dic
     (:math:`E\|F_S-F_{S'}\|^2`),
     ``moment_degree`` (lowest disagreeing moment degree over :math:`Y^1, Y^2`; theory
     :math:`2(m-1)`), ``queries_at_tau`` (:math:`(D-1)\tau^2`) and ``tau_for_d2_queries``
-    (largest tolerance at which :math:`d^2` queries can suffice, :math:`\sqrt{d^2/(D-1)}`).
+    (largest tolerance at which the bound does not exclude :math:`d^2` queries,
+    :math:`\sqrt{d^2/(D-1)}`).
     Requires ``d <= 8`` (exact enumeration through the layers' forward passes).
     """
     rows = []
