@@ -315,7 +315,8 @@ def non_identifiable_pair(kind: str, m: int = 2, d: int = 4, rng=0, *, k: int = 
     ----------
     kind : str
         ``"coincident"``: :math:`\Theta_1=\Theta_0`, b moves :math:`V` from :math:`W_1` to :math:`W_0`
-        (every k). ``"silent"``: :math:`W_0=0`, b has another :math:`\Theta_0` (every k).
+        (every k). ``"silent"``: :math:`W_0=0`, b moves :math:`\Theta_0` by :math:`2\|\Theta_0\|_F`
+        (every k).
         ``"one_token"``: b has other Θ's and W's with the same :math:`\sum_iW_i` (k = 1).
         ``"opposite"``: :math:`\Theta_1=-\Theta_0`; b is :math:`(\Theta_0,W_0-W_1),(0,2W_1)` (k = 2).
         ``"flip"``: :math:`W_1=-W_0`; b is :math:`(-\Theta_0,-W_0),(-\Theta_1,-W_1)` (k = 2).
@@ -352,7 +353,8 @@ def non_identifiable_pair(kind: str, m: int = 2, d: int = 4, rng=0, *, k: int = 
         stmt = "Θ_0 = Θ_1: equal attention, F depends on W_0 + W_1 only"
     elif kind == "silent":
         ws[0] = wb[0] = 0.0
-        tb[0] = gen.standard_normal((d, d)) / np.sqrt(d)
+        U = gen.standard_normal((d, d))
+        tb[0] = th[0] + 2 * np.linalg.norm(th[0]) * U / np.linalg.norm(U)  # moved by twice its norm
         stmt = "W_0 = 0: head 0 contributes nothing, Θ_0 is arbitrary"
     elif kind == "one_token":
         tb = gen.standard_normal((m, d, d)) / np.sqrt(d)

@@ -9,8 +9,8 @@ own, for the layer above, and is derived in ``docs/queries.md``):
    every attention row is uniform and :math:`F(X)=\mathbf 1x^\top\sum_iW_i`: the queries
    :math:`x=e_1,\dots,e_d` (real) or the rows of an invertible :math:`\pm1` matrix (Boolean) give
    :math:`\sum_iW_i` by one linear solve.
-2. **One head, attention by inversion** (m = 1, :math:`\lceil(d^2+d)/(j(j-1))\rceil` queries,
-   :math:`j=\min(k,\mathrm{rank}\,W+1)` distinct tokens each). A row of the output is
+2. **One head, attention by inversion** (m = 1, :math:`\max(2,\lceil(d^2+d)/(j(j-1))\rceil)` queries
+   of :math:`j` = :func:`distinct_tokens` :math:`\le\mathrm{rank}\,W+1` distinct tokens each). A row of the output is
    :math:`y_a=\sum_bA_{ab}t_b^\top W` with :math:`\sum_bA_{ab}=1`: a linear system for the
    attention row, uniquely solvable when the :math:`t_b^\top W` are affinely independent. Its
    log-ratios are linear in :math:`\Theta`:
@@ -50,6 +50,8 @@ REALIZABLE_REL = 1e-8
 #: Target and accepted range of the largest |logit difference| over the pilot's Θ-queries (real
 #: queries): large enough that Θ dominates round-off, small enough that no attention weight is tiny.
 LOGIT_TARGET, LOGIT_RANGE, PILOT_QUERIES = 2.0, (0.25, 8.0), 4
+#: Fewest Θ-queries (docs/queries.md: a single query of d + 1 tokens is ill-conditioned).
+MIN_THETA_QUERIES = 2
 #: Singular values of the Θ system below this fraction of the largest count as zero (rank deficiency).
 THETA_RCOND = 1e-10
 
@@ -83,14 +85,31 @@ class QueryOracle:
 
 
 def query_bound(d: int, k: int, rank: int | None = None) -> int:
-    r"""Design queries of the single-head algorithm: :math:`d+\lceil(d^2+d)/(j(j-1))\rceil`.
+    r"""Design queries of the single-head algorithm: :math:`d+\max(2,\lceil(d^2+d)/(j(j-1))\rceil)`.
 
-    :math:`j=\min(k,r+1)` distinct tokens per query (:math:`r=\mathrm{rank}\,W`, default :math:`d`);
+    :math:`j` = :func:`distinct_tokens` per query (:math:`r=\mathrm{rank}\,W`, default :math:`d`);
     each query yields :math:`j(j-1)` log-ratio equations and :math:`d` spare equations guard the
-    conditioning. Excludes the scale pilot and the verification queries.
+    conditioning. Exact when the scale pilot accepts its first batch; each rescaling of real queries
+    adds up to 4 queries. Excludes the verification queries.
     """
-    j = min(k, (d if rank is None else rank) + 1)
-    return d + (math.ceil((d * d + d) / (j * (j - 1))) if j >= 2 else 0)
+    j = distinct_tokens(k, d if rank is None else rank)
+    return d + (math.ceil(_theta_equations_needed(d, j) / (j * (j - 1))) if j >= 2 else 0)
+
+
+def distinct_tokens(k: int, rank: int) -> int:
+    r"""Distinct tokens per Θ-query: :math:`j=\min(k,\max(2,\lceil r/2\rceil+1))`, :math:`r=\mathrm{rank}\,W`.
+
+    The attention row is found from :math:`r+1` independent equations in :math:`j` unknowns, so
+    :math:`j\le r+1` is necessary; :math:`j\approx r/2` keeps that system overdetermined (at
+    :math:`j=d+1` it is square and the measured Θ error grows to ~1e-10 at d = 32, docs/queries.md).
+    """
+    return min(k, max(2, -(-rank // 2) + 1))
+
+
+def _theta_equations_needed(d: int, j: int) -> int:
+    """Log-ratio equations the Θ design asks for: d^2 + d, and at least two queries' worth (one query
+    with j = d + 1 tokens gives exactly d^2 + d equations, but measured condition numbers ~5e4)."""
+    return max(d * d + d, MIN_THETA_QUERIES * j * (j - 1))
 
 
 def _boolean_basis(d: int) -> np.ndarray:
@@ -172,14 +191,14 @@ def single_head_from_queries(oracle: QueryOracle, W: np.ndarray, *, queries: str
     gen = as_generator(rng)
     sv = np.linalg.svd(W, compute_uv=False)
     rank = int(np.sum(sv > sv[0] * d * 1e-13)) if sv[0] > 0 else 0
-    j = min(k, rank + 1)
+    j = distinct_tokens(k, rank) if rank else 1
     info = {"distinct_tokens": j, "rank_w": rank, "queries": 0}
     if j < 2:
         return None, info
     n0 = oracle.n_queries
-    s, need = (1.0 if scale is None else float(scale)), d * d + d
+    s, need = (1.0 if scale is None else float(scale)), _theta_equations_needed(d, j)
     for _ in range(max_rounds):  # scale pilot (real queries, scale=None): a few queries until their logits fit
-        T = _tokens(PILOT_QUERIES, j, d, s, queries, gen)
+        T = _tokens(min(PILOT_QUERIES, math.ceil(need / (j * (j - 1)))), j, d, s, queries, gen)
         rows, rhs, worst, min_a, lmax, cond_m = _theta_equations(oracle, W, T)
         if scale is not None or queries != "real" or (min_a > 0 and LOGIT_RANGE[0] <= lmax <= LOGIT_RANGE[1]):
             break
