@@ -189,3 +189,12 @@ def test_docs_table_counts_are_what_the_code_asks():
 def test_docs_torch_snippet_runs():
     pytest.importorskip("torch")
     exec(compile(_doc_block(ROOT / "docs" / "queries.md", "torch"), "docs/queries.md", "exec"), {})
+
+
+def test_torch_shaped_low_rank_heads_without_torch():
+    """The layer of nn.MultiheadAttention(8, 2, bias=False) (heads of rank 4), via from_torch_weights."""
+    g = np.random.default_rng(0)
+    a = math.sqrt(6 / 32)  # xavier-uniform bound of the (24, 8) in-projection
+    layer = pm.from_torch_weights(g.uniform(-a, a, (24, 8)), g.uniform(-0.35, 0.35, (8, 8)), 2)
+    res = pm.learn_from_queries(layer, 2, 8, 4, rng=0)
+    assert res.certificate.certified and pm.match_heads(layer, res.layer).max_error <= 1e-8
