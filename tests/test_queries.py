@@ -198,3 +198,10 @@ def test_torch_shaped_low_rank_heads_without_torch():
     layer = pm.from_torch_weights(g.uniform(-a, a, (24, 8)), g.uniform(-0.35, 0.35, (8, 8)), 2)
     res = pm.learn_from_queries(layer, 2, 8, 4, rng=0)
     assert res.certificate.certified and pm.match_heads(layer, res.layer).max_error <= 1e-8
+
+
+def test_theta_phase_reports_queries_against_the_formula():
+    res = pm.learn_from_queries(pm.random_layer(1, 6, rng=0), 1, 6, 3, rng=0)
+    info = res.phase("theta").info
+    assert info["design_queries_formula"] == query_bound(6, 3) == res.n_train
+    assert res.phase("sum_w").sizes["queries"] + info["queries"] == res.n_train

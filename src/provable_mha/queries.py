@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 import numpy as np
 
@@ -225,33 +226,70 @@ def single_head_from_queries(oracle: QueryOracle, W: np.ndarray, *, queries: str
 
 
 def _fit_multi(orc: QueryOracle, m: int, S: np.ndarray, queries: str, scale: float | None, restarts: int,
-               gen) -> tuple[MultiHeadAttention, float, bool, dict, list]:
-    """Step 3 (m > 1, k >= 2): local search on designed queries; returns layer, scale, accepted, info, phases."""
+               gen, phases: list) -> tuple[MultiHeadAttention, float, bool]:
+    """Step 3 (m > 1, k >= 2): local search on designed queries; appends its phases, returns
+    ``(layer, token scale, accepted)``."""
     from .learner.api import information_limit, min_examples
     from .learner.practical import practical
     from .learner.problem import Problem
     from .learner.refine import joint_refine
+    from .learner.result import timed_phase
 
     k, d = orc.k, orc.d
     s = 1.0 if scale is None else float(scale)
-    if queries == "real" and scale is None:  # scale pilot: attention visibly, not extremely, non-uniform
-        for _ in range(8):
-            X = s * gen.standard_normal((4, k, d))
-            U = np.einsum("nbd,de->ne", X, S)[:, None, :] / k  # uniform attention prediction
-            rho = float(np.linalg.norm(orc(X) - U) / max(np.linalg.norm(U), 1e-300))
-            if 0.05 <= rho <= 1.0:
-                break
-            s *= 2.0 if rho < 0.05 else 0.5
-    n_fit = max(min_examples(m, d, k), 3 * math.ceil(information_limit(m, d, k)))
-    X = s * gen.standard_normal((n_fit, k, d)) if queries == "real" else gen.integers(0, 2, (n_fit, k, d)) * 2.0 - 1
-    orc(X)
+    with timed_phase(phases, "design", solver="numpy") as rec:
+        n0 = orc.n_queries
+        if queries == "real" and scale is None:  # scale pilot: attention visibly, not extremely, non-uniform
+            for _ in range(8):
+                X = s * gen.standard_normal((PILOT_QUERIES, k, d))
+                U = np.einsum("nbd,de->ne", X, S)[:, None, :] / k  # uniform-attention prediction
+                rho = float(np.linalg.norm(orc(X) - U) / max(np.linalg.norm(U), 1e-300))
+                if 0.05 <= rho <= 1.0:
+                    break
+                s *= 2.0 if rho < 0.05 else 0.5
+        n_fit = max(min_examples(m, d, k), 3 * math.ceil(information_limit(m, d, k)))
+        if queries == "real":
+            orc(s * gen.standard_normal((n_fit, k, d)))
+        else:
+            orc(gen.integers(0, 2, (n_fit, k, d)) * 2.0 - 1)
+        rec.sizes = {"pilot_queries": orc.n_queries - n0 - n_fit, "fit_queries": n_fit}
+        rec.info = {"scale": s}
     Xtr, Ytr = orc.design()
     problem = Problem(Xtr, Ytr, m, restarts=restarts)
     cand = practical(problem, gen)
-    rf = joint_refine(Xtr, Ytr, cand.thetas, cand.ws, threshold=cand.threshold, max_iter=20 if cand.accepted else 5)
-    info = {"scale": s, "fit_queries": n_fit, "relative_residual": rf.relative_residual}
-    return (MultiHeadAttention(rf.thetas, rf.ws), s, rf.relative_residual <= cand.threshold, info,
-            list(cand.phases))
+    phases.extend(cand.phases)
+    with timed_phase(phases, "refine", solver="numpy-lm", sizes={"parameters": problem.n_params}) as rec:
+        rf = joint_refine(Xtr, Ytr, cand.thetas, cand.ws, threshold=cand.threshold,
+                          max_iter=20 if cand.accepted else 5)
+        rec.info = {"relative_residual_before": rf.relative_residual_before,
+                    "relative_residual": rf.relative_residual, "iterations": rf.iterations}
+    return MultiHeadAttention(rf.thetas, rf.ws), s, rf.relative_residual <= cand.threshold
+
+
+def _fit_single(orc: QueryOracle, S: np.ndarray, queries: str, scale: float | None, gen, phases: list,
+                checks: dict) -> tuple[MultiHeadAttention, float, str]:
+    """Step 2 with its realizability checks; returns ``(layer, token scale, parameter statement)``."""
+    from .learner.result import timed_phase
+
+    d = orc.d
+    with timed_phase(phases, "theta", solver="numpy-lstsq") as rec:
+        theta, info = single_head_from_queries(orc, S, queries=queries, scale=scale, rng=gen)
+        rec.info, rec.sizes = info, {"queries": info["queries"]}
+        if theta is not None:  # the formula of docs/queries.md, to print against the queries asked
+            info["design_queries_formula"] = query_bound(d, orc.k, info["rank_w"])
+    if theta is None:
+        stmt = "parameters: W = 0, so Θ is not identified (returned as 0)"
+        return MultiHeadAttention(np.zeros((1, d, d)), S[None]), 1.0 if scale is None else float(scale), stmt
+    checks["attention_solve"] = {"ok": info["attention_residual"] <= REALIZABLE_REL,
+                                 "value": info["attention_residual"], "tol": REALIZABLE_REL}
+    ok = info["theta_residual"] <= REALIZABLE_REL and info["theta_condition"] < 1 / THETA_RCOND
+    checks["theta_system"] = {"ok": ok,
+                              "value": info["theta_residual"], "tol": REALIZABLE_REL,
+                              "condition": info["theta_condition"]}
+    stmt = ("parameters: if the oracle is a single-head layer, the design's equations (full column rank, "
+            f"condition {info['theta_condition']:.2g}) determine its (Θ, W), and the returned ones solve "
+            f"them to RMS residual {info['theta_residual']:.1e} (docs/queries.md)")
+    return MultiHeadAttention(theta[None], S[None]), info["scale"], stmt
 
 
 def _verify(orc: QueryOracle, layer: MultiHeadAttention, s: float, queries: str, n_verify: int, delta: float,
@@ -275,6 +313,24 @@ def _verify(orc: QueryOracle, layer: MultiHeadAttention, s: float, queries: str,
     cert = dataclasses.replace(cert, assumptions=[*cert.assumptions, extra],
                                statement=cert.statement.replace("[under: ", f"[under: {extra}; ", 1))
     return cert, ident, Xd, Yd
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+def _validate(m, d, k, queries, scale, n_verify, delta, restarts):
+    """Arguments of :func:`learn_from_queries`, validated at the boundary."""
+    m, d, k = check_positive_int(m, "m"), check_positive_int(d, "d"), check_positive_int(k, "k")
+    n_verify = check_positive_int(n_verify, "n_verify")
+    if queries not in QUERY_KINDS:
+        raise ValueError(f"queries must be one of {QUERY_KINDS}, got {queries!r}")
+    if scale is not None and not (_is_real(scale) and math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+    if not (_is_real(delta) and 0 < delta < 1):
+        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    restarts = check_positive_int(restarts, "restarts")
+    return m, d, k, n_verify, restarts
 
 
 def learn_from_queries(oracle, m: int, d: int, k: int, rng=0, *, queries: str = "real", scale: float | None = None,
@@ -313,15 +369,7 @@ def learn_from_queries(oracle, m: int, d: int, k: int, rng=0, *, queries: str = 
     """
     from .learner.result import LearnResult, timed_phase
 
-    m, d, k = check_positive_int(m, "m"), check_positive_int(d, "d"), check_positive_int(k, "k")
-    n_verify = check_positive_int(n_verify, "n_verify")
-    if queries not in QUERY_KINDS:
-        raise ValueError(f"queries must be one of {QUERY_KINDS}, got {queries!r}")
-    if scale is not None and not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
-    if not (isinstance(delta, (float, int)) and 0 < delta < 1):
-        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
-    restarts = check_positive_int(restarts, "restarts")
+    m, d, k, n_verify, restarts = _validate(m, d, k, queries, scale, n_verify, delta, restarts)
     seed = int(rng) if isinstance(rng, (int, np.integer)) else None
     gen = as_generator(rng)
     orc, phases, checks = QueryOracle(oracle, k, d), [], {}
@@ -332,27 +380,9 @@ def learn_from_queries(oracle, m: int, d: int, k: int, rng=0, *, queries: str = 
         layer = MultiHeadAttention(np.zeros((m, d, d)), np.repeat(S[None] / m, m, axis=0))
         stmt = "parameters: with k = 1 only sum_i W_i is identified (exact, d queries); Θ returned as 0"
     elif m == 1:
-        with timed_phase(phases, "theta", solver="numpy-lstsq") as rec:
-            theta, info = single_head_from_queries(orc, S, queries=queries, scale=scale, rng=gen)
-            rec.info, rec.sizes = info, {"queries": info["queries"]}
-        if theta is None:
-            theta, stmt = np.zeros((d, d)), "parameters: W = 0, so Θ is not identified (returned as 0)"
-        else:
-            s = info["scale"]
-            checks["attention_solve"] = {"ok": info["attention_residual"] <= REALIZABLE_REL,
-                                         "value": info["attention_residual"], "tol": REALIZABLE_REL}
-            checks["theta_system"] = {"ok": info["theta_residual"] <= REALIZABLE_REL
-                                      and info["theta_condition"] < 1 / THETA_RCOND,
-                                      "value": info["theta_residual"], "tol": REALIZABLE_REL,
-                                      "condition": info["theta_condition"]}
-            stmt = ("parameters: if the oracle is a single-head layer, the design's equations (full column rank, "
-                    f"condition {info['theta_condition']:.2g}) determine its (Θ, W), and the returned ones solve "
-                    f"them to RMS residual {info['theta_residual']:.1e} (docs/queries.md)")
-        layer = MultiHeadAttention(theta[None], S[None])
+        layer, s, stmt = _fit_single(orc, S, queries, scale, gen, phases, checks)
     else:
-        with timed_phase(phases, "search_refine", solver="numpy-lm") as rec:
-            layer, s, accepted, rec.info, sub = _fit_multi(orc, m, S, queries, scale, restarts, gen)
-        phases[-1:-1] = sub
+        layer, s, accepted = _fit_multi(orc, m, S, queries, scale, restarts, gen, phases)
         gap = float(np.linalg.norm(layer.ws.sum(axis=0) - S) / max(np.linalg.norm(S), 1e-300))
         checks["sum_w_consistent"] = {"ok": gap <= REALIZABLE_REL, "value": gap, "tol": REALIZABLE_REL}
         stmt = ("parameters: found by local search (not guaranteed); if the oracle is an m-head layer equal to this "
