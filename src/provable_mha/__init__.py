@@ -14,11 +14,12 @@ __version__ = "0.1.0"
 from .conditions import Condition, ConditionReport, check_conditions
 from .datasets import export_dataset, load_dataset
 from .errors import FormatError, LearnError
-from .identifiability import IdentifiabilityReport, identifiability
+from .identifiability import IdentifiabilityReport, NonIdentifiablePair, identifiability, non_identifiable_pair
 from .instances import planted_instance, random_layer
 from .io import load, register_kind, save
 from .linear import LinearMultiHeadAttention
 from .model import HeadMatch, MultiHeadAttention, from_torch_weights, match_heads, softmax
+from .queries import learn_from_queries
 from .sampling import relative_error, sample_boolean, sample_gaussian
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "planted_instance", "random_layer",
     "Condition", "ConditionReport", "check_conditions",
     "identifiability", "IdentifiabilityReport",
+    "non_identifiable_pair", "NonIdentifiablePair", "learn_from_queries",
     "save", "load",
     "export_dataset", "load_dataset",
     "LearnError", "FormatError",

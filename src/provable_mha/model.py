@@ -157,11 +157,27 @@ class HeadMatch:
     theta_errors, w_errors : ndarray, shape (m,)
         Relative Frobenius errors :math:`\\|\\Theta^a_i-\\Theta^b_{\\pi(i)}\\|_F/\\|\\Theta^a_i\\|_F`
         (absolute where the reference norm is 0), likewise for :math:`W`.
+    unidentified : tuple of tuple of int
+        Only with ``match_heads(..., k=...)``: groups of heads of ``a`` whose parameters the
+        function does not determine (``docs/identifiability.md``): coinciding-Θ groups, silent heads
+        (their Θ), and every head when ``k == 1`` (their Θ). Empty otherwise.
+    group_w_errors : ndarray or None
+        Only with ``k``: for each coinciding-Θ group :math:`g` (in the order of ``unidentified``)
+        the error of the identified combination,
+        :math:`\\|\\sum_{i\\in g}W^a_i-\\sum_{i\\in g}W^b_{\\pi(i)}\\|_F/\\|\\sum_{i\\in g}W^a_i\\|_F`
+        (for ``k == 1``: one entry, the error of :math:`\\sum_iW_i`).
+    identified_error : float or None
+        Only with ``k``: the largest error over what *is* identified -- Θ of every head that is not
+        silent nor in a coinciding group, W of every head not in a coinciding group, and
+        ``group_w_errors``. ``max_error`` keeps its meaning (every parameter).
     """
 
     perm: np.ndarray
     theta_errors: np.ndarray
     w_errors: np.ndarray
+    unidentified: tuple = ()
+    group_w_errors: np.ndarray | None = None
+    identified_error: float | None = None
 
     @property
     def max_error(self) -> float:
@@ -174,12 +190,49 @@ def _relative(diff: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return diff / ref
 
 
-def match_heads(a: MultiHeadAttention, b: MultiHeadAttention) -> HeadMatch:
+def _identified_view(a: MultiHeadAttention, b: MultiHeadAttention, k: int, rtol: float, cost, dt, dw, nt, nw):
+    """For :func:`match_heads` with ``k``: mask the unidentified costs, match, and compare group sums."""
+    from .identifiability import identifiability  # lazy: identifiability imports this module
+
+    rep = identifiability(a, k, rtol=rtol)
+    m = a.m
+    free_theta = np.zeros(m, dtype=bool)  # Θ not identified
+    free_w = np.zeros(m, dtype=bool)  # W not identified individually
+    free_theta[rep.silent] = True
+    groups = [tuple(range(m))] if rep.constant_attention else list(rep.coincident)
+    if rep.constant_attention:
+        free_theta[:] = True
+    for g in groups:
+        free_w[list(g)] = True
+    masked = (np.where(free_theta[:, None], 0.0, _relative(dt, nt[:, None]))
+              + np.where(free_w[:, None], 0.0, _relative(dw, nw[:, None])))
+    # coinciding heads of a are interchangeable: matching inside a group is by Θ only
+    rows, cols = linear_sum_assignment(masked + 1e-12 * cost)
+    perm = cols[np.argsort(rows)]
+    gerr = np.array([float(np.linalg.norm(a.ws[list(g)].sum(axis=0) - b.ws[perm[list(g)]].sum(axis=0))
+                           / max(np.linalg.norm(a.ws[list(g)].sum(axis=0)), 1e-300)) for g in groups])
+    idx = np.arange(m)
+    te, we = _relative(dt[idx, perm], nt), _relative(dw[idx, perm], nw)
+    parts = [te[~free_theta], we[~free_w], gerr]
+    ident = float(max((p.max() for p in parts if p.size), default=0.0))
+    unid = tuple(groups) + tuple((i,) for i in rep.silent if not any(i in g for g in groups))
+    return perm, unid, gerr, ident
+
+
+def match_heads(a: MultiHeadAttention, b: MultiHeadAttention, *, k: int | None = None,
+                rtol: float = 1e-3) -> HeadMatch:
     r"""Align the heads of ``b`` to those of ``a`` by a minimum-cost assignment.
 
     The cost of pairing head :math:`i` of ``a`` with head :math:`j` of ``b`` is
     :math:`\|\Theta^a_i-\Theta^b_j\|_F/\|\Theta^a_i\|_F + \|W^a_i-W^b_j\|_F/\|W^a_i\|_F`; the
     optimal permutation is found exactly with :func:`scipy.optimize.linear_sum_assignment`.
+
+    With ``k`` (tokens per input), ``a`` is taken as the reference and its non-identified
+    parameters (:func:`provable_mha.identifiability` at ``rtol``: coinciding Θ's, silent heads,
+    ``k == 1``) are left out of the cost; the result then lists them in ``unidentified`` and
+    reports the identified combination :math:`\sum_{i\in g}W_i` of each coinciding group and
+    ``identified_error``. The per-head errors are still reported for every head. The two-token
+    degeneracies of ``docs/identifiability.md`` (opposite Θ's, zero-sum W's) are not handled here.
     """
     if not isinstance(a, MultiHeadAttention) or not isinstance(b, MultiHeadAttention):
         raise ValueError("match_heads expects two MultiHeadAttention layers")
@@ -190,9 +243,14 @@ def match_heads(a: MultiHeadAttention, b: MultiHeadAttention) -> HeadMatch:
     dt = np.linalg.norm(a.thetas[:, None] - b.thetas[None], axis=(2, 3))
     dw = np.linalg.norm(a.ws[:, None] - b.ws[None], axis=(2, 3))
     cost = _relative(dt, nt[:, None]) + _relative(dw, nw[:, None])
+    idx = np.arange(a.m)
+    if k is not None:
+        k = check_positive_int(k, "k")
+        perm, unid, gerr, ident = _identified_view(a, b, k, rtol, cost, dt, dw, nt, nw)
+        return HeadMatch(perm=perm, theta_errors=_relative(dt[idx, perm], nt), w_errors=_relative(dw[idx, perm], nw),
+                         unidentified=unid, group_w_errors=gerr, identified_error=ident)
     rows, cols = linear_sum_assignment(cost)
     perm = cols[np.argsort(rows)]
-    idx = np.arange(a.m)
     return HeadMatch(
         perm=perm,
         theta_errors=_relative(dt[idx, perm], nt),

@@ -198,6 +198,9 @@ class LearnResult:
     noise : float
     seed : int or None
     train_relative_error : float
+    n_queries : int or None
+        Oracle queries asked, verification included (:func:`provable_mha.learn_from_queries`);
+        ``None`` for learners that receive examples.
     """
 
     layer: MultiHeadAttention
@@ -213,6 +216,7 @@ class LearnResult:
     seed: int | None = None
     train_relative_error: float = float("nan")
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    n_queries: int | None = None
 
     @property
     def mode(self) -> str:
@@ -234,6 +238,8 @@ class LearnResult:
         """A printable table of phases and the certificate."""
         lines = [f"learned m={self.m} heads, d={self.d}, k={self.k} (method {self.method}) "
                  f"from {self.n_train} training + {self.n_holdout} held-out examples"]
+        if self.n_queries is not None:
+            lines[0] += f" ({self.n_queries} oracle queries in all)"
         lines.append(f"  {'phase':12s} {'seconds':>8s}  {'solver':12s} status")
         for p in self.phases:
             lines.append(f"  {p.name:12s} {p.seconds:8.3f}  {str(p.solver or '-'):12s} {p.status}")
@@ -253,6 +259,7 @@ class LearnResult:
             "method": self.method, "m": self.m, "d": self.d, "k": self.k,
             "n_train": self.n_train, "n_holdout": self.n_holdout, "noise": self.noise,
             "seed": self.seed, "train_relative_error": self.train_relative_error,
+            "n_queries": self.n_queries,
         }
         return "LearnResult", {"thetas": self.layer.thetas, "ws": self.layer.ws}, meta
 
@@ -267,4 +274,5 @@ class LearnResult:
             method=meta["method"], m=meta["m"], d=meta["d"], k=meta["k"],
             n_train=meta["n_train"], n_holdout=meta["n_holdout"], noise=float(meta["noise"]),
             seed=meta["seed"], train_relative_error=float(meta["train_relative_error"]),
+            n_queries=None if meta.get("n_queries") is None else int(meta["n_queries"]),  # absent in old files
         )
