@@ -153,7 +153,7 @@ def structured(problem: Problem, rng: np.random.Generator) -> Candidate:
     elif route == "generation":
         with timed_phase(phases, "generation", solver="numpy-lm") as rec:
             gen = generate(problem, rng, init_factor=opts.get("init_factor", 1.5), grow=opts.get("grow", 0.5),
-                           max_rounds=opts.get("max_rounds", 25),
+                           max_rounds=opts.get("max_rounds", 40),
                            widths=opts.get("round_widths", problem.n_params <= 1200),
                            monitor=_monitor(opts.get("truth")))
             rounds.extend(gen.rounds)

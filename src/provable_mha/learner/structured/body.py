@@ -193,14 +193,13 @@ class LinearizedBody:
                            "or the noise is too large for the curvature bound")
             return base
         first = int(inside[0])
-        lo = _bisect(lambda r: gap(r)[0], grid[first - 1] if first else 0.0, grid[first])
+        fixed = _bisect(lambda r: gap(r)[0], grid[first - 1] if first else 0.0, grid[first])
+        lo = fixed * _CHAIN  # just above the smallest fixed point: g(lo) < lo with room
         if gap(lo)[1] < 0:
             base.reason = (f"the body is empty: no layer within {lo:.3g} of the fit fits these examples "
                            f"(residual {float(np.linalg.norm(self.r)):.2e} orthogonal to the Jacobian's range)")
             return base
-        outside = np.flatnonzero(vals[first:] > 0)  # the trust region ends where the run ends
-        j = first + int(outside[0]) - 1 if outside.size else grid.size - 1
-        hi = grid[j] if j + 1 >= grid.size else _bisect(lambda r: -gap(r)[0], grid[j], grid[j + 1], upper=False)
+        hi = _trust_region(lambda r: gap(r)[0] + r, lo, grid[-1])
         s = math.sqrt(max(gap(lo)[1], 0.0))
         blocks = self.block_bounds(c, s)
         return Radius(min(lo, max(blocks)), lo, hi, smin, cn, rperp, curvature_bound(self.X, self.ws, lo),
@@ -283,6 +282,22 @@ class LinearizedBody:
             bound = (self.eta(rho) - self.tau) / math.sqrt(self.N)
             viol = float(np.abs(lin).max()) - bound
         return {"distance": rho, "violation": viol}
+
+
+_CHAIN = 1.02  # ratio of the geometric chain that certifies the trust region
+
+
+def _trust_region(g, lo: float, top: float) -> float:
+    r"""The largest :math:`t_J=lo\,q^J\le` ``top`` with :math:`g(t_{j+1})\le t_j` for all :math:`j<J`.
+
+    ``g`` (the radius map) is increasing, so for :math:`s\in(t_j,t_{j+1}]`,
+    :math:`g(s)\le g(t_{j+1})\le t_j<s`: no consistent point lies at a distance in
+    :math:`(lo, t_J]` (``docs/structured.md``, Corollary 3). Returns ``lo`` when the first link fails.
+    """
+    t = lo
+    while t * _CHAIN <= top and g(t * _CHAIN) <= t:
+        t *= _CHAIN
+    return t
 
 
 def _bisect(fun, a: float, b: float, upper: bool = True, iters: int = 80) -> float:

@@ -21,7 +21,6 @@ them usually suffice, and every master problem is smaller than the full fit
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -61,11 +60,12 @@ def violations(X: np.ndarray, Y: np.ndarray, thetas: np.ndarray, ws: np.ndarray,
 def _master(Xa, Ya, m, warm, starts, thr, per_round: int) -> LocalRun:
     """Fit the active examples: the warm start, then up to ``per_round`` fresh starts from ``starts``.
 
-    Starts are consumed across rounds (an iterator): a start that failed on a small active set is
-    not retried; the set grows instead, which makes spurious minima rarer.
+    Starts are consumed across rounds (popped from the list): a start that failed on a small active
+    set is not retried; the set grows instead, which makes spurious minima rarer.
     """
     best = None
-    tries = ([("warm", warm)] if warm is not None else []) + list(itertools.islice(starts, per_round))
+    fresh = [starts.pop(0) for _ in range(min(per_round, len(starts)))]
+    tries = ([("warm", warm)] if warm is not None else []) + fresh
     for name, th0 in tries:
         run = local_search(Xa, Ya, m, th0, threshold=thr, start=name)
         if best is None or run.relative_residual < best.relative_residual:
@@ -87,7 +87,7 @@ def _width(Xa, Ya, run, problem: Problem, compute: bool) -> float:
 
 
 def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None = None, init_factor: float = 1.5,
-             grow: float = 0.5, max_rounds: int = 25, starts_per_round: int = 2, widths: bool = True,
+             grow: float = 0.5, max_rounds: int = 40, starts_per_round: int = 2, widths: bool = True,
              monitor=None) -> Generation:
     """Run the loop of the module docstring on ``problem``.
 
@@ -113,14 +113,14 @@ def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None
     order = rng.permutation(n)
     n0 = min(n, max(need + 1, math.ceil(init_factor * need)))
     active, pool = list(order[:n0]), order[n0:]
-    starts = iter(list(initial or []) + list(start_points(m, d, rng, problem.restarts)))
+    pending = list(initial or []) + list(start_points(m, d, rng, problem.restarts))
     warm, rounds, run = None, [], None
     accepted = False
     for rnd in range(1, max_rounds + 1):
         t0 = time.perf_counter()
         Xa, Ya = X[active], Y[active]
         thr = policy.acceptance_threshold(Ya, problem.noise, problem.n_params, problem.delta)
-        run = _master(Xa, Ya, m, warm, starts, thr, starts_per_round)
+        run = _master(Xa, Ya, m, warm, pending, thr, starts_per_round)
         accepted = run.relative_residual <= thr
         tol = policy.holdout_epsilon(float(np.abs(Ya).max()), problem.noise, problem.n_params / Ya.size,
                                      max(Y[pool].size, 1), problem.delta)
@@ -135,8 +135,13 @@ def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None
         if monitor is not None:
             monitor(rec, run.thetas, run.ws, Xa, Ya)
         problem.tick(f"round {rnd}: {len(active)} examples, {bad.size} violated")
-        if (accepted and bad.size == 0) or pool.size == 0:
+        if accepted and bad.size == 0:
             break
+        if pool.size == 0:  # every example is active: spend the remaining starts, then stop
+            if not pending:
+                break
+            warm = None
+            continue
         # a fit of the active set that the pool violates: add the worst; no fit at all: add the
         # worst-predicted examples anyway (more constraints make spurious minima rarer)
         cand, score = (bad, v[v > 1.0]) if accepted else (pool, v)
