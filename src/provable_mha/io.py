@@ -282,6 +282,12 @@ def _read_arrays(path: str, memory_limit) -> dict[str, np.ndarray]:
         bad = [n for n in names if not n.endswith(".npy")]
         if bad:
             raise FormatError(f"{path}: entries {bad[:3]} are not arrays: not written by provable_mha.save")
+        # save stores entries uncompressed, so each declared size is bytes actually in the file
+        size = os.path.getsize(path)
+        for i in infos:
+            if i.compress_type != zipfile.ZIP_STORED or i.file_size != i.compress_size or i.file_size > size:
+                raise FormatError(f"{path}: entry {i.filename!r} is compressed or declares {i.file_size} bytes "
+                                  f"(archive: {size}): not written by provable_mha.save, or corrupt")
         check_memory(2 * sum(i.file_size for i in infos), f"loading {path}", memory_limit)
         try:
             return {i.filename[:-4]: _read_entry(path, i.filename, zf.read(i)) for i in infos}

@@ -66,8 +66,8 @@ class MultiHeadAttention:
         w = check_array(ws, "ws", ndim=3)
         if th.shape[0] < 1:
             raise ValueError("thetas must hold at least one head (m >= 1), got m = 0")
-        if th.shape[1] != th.shape[2]:
-            raise ValueError(f"thetas must have shape (m, d, d), got {th.shape}")
+        if th.shape[1] != th.shape[2] or th.shape[1] < 1:
+            raise ValueError(f"thetas must have shape (m, d, d) with d >= 1, got {th.shape}")
         if w.shape != th.shape:
             raise ValueError(f"ws must have the same shape as thetas {th.shape}, got {w.shape}")
         self._thetas = np.array(th, dtype=np.float64, copy=True)
@@ -159,9 +159,13 @@ class MultiHeadAttention:
     # -- helpers --------------------------------------------------------------------------
     def permute_heads(self, perm) -> MultiHeadAttention:
         """Return the same layer with heads reordered by ``perm`` (the function is unchanged)."""
-        perm = np.asarray(perm, dtype=int)
-        if sorted(perm.tolist()) != list(range(self.m)):
-            raise ValueError(f"perm must be a permutation of range({self.m}), got {perm.tolist()}")
+        try:
+            arr = np.asarray(perm)
+        except Exception as exc:  # ragged nested lists
+            raise ValueError(f"perm must be a permutation of range({self.m}), got {perm!r}") from exc
+        if arr.dtype.kind not in "iu" or arr.ndim != 1 or sorted(arr.tolist()) != list(range(self.m)):
+            raise ValueError(f"perm must be a permutation of range({self.m}) (integers), got {perm!r}")
+        perm = arr
         return MultiHeadAttention(self._thetas[perm], self._ws[perm])
 
     def __repr__(self) -> str:
