@@ -126,6 +126,11 @@ def test_metadata_round_trip_and_clashes(tmp_path):
         pm.save(res, tmp_path / "r.npz", certificate={"certified": True})
     with pytest.raises(ValueError, match="collide"):
         pm.save(layer, tmp_path / "y.npz", note={1: 0, "1": 1})
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="contains itself"):
+        pm.save(layer, tmp_path / "y.npz", note=loop)
+    assert _leftovers(tmp_path) == [] and not (tmp_path / "y.npz").exists()
 
 
 # -- verification on load ---------------------------------------------------------------------

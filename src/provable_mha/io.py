@@ -1,24 +1,12 @@
 """Lossless, atomic, verified save/load of layers and results: one ``.npz`` with arrays plus a JSON header.
 
-File layout (format ``provable_mha``, version :data:`FORMAT_VERSION`; ``docs/io.md`` is the full
-description): every numeric array is stored under its own key; the key ``__meta__`` holds a JSON
-header with the format name, version, the object ``kind``, the package version, the array shapes,
-the seed, the object's metadata (certificates, phase diagnostics) and ``sha256``, a content hash
-over the arrays (key, dtype, shape, bytes) and the canonical JSON of the rest of the header.
-Float64 arrays round-trip bit for bit.
-
-* :func:`save` is atomic: it writes a temporary file in the target's directory, flushes and
-  fsyncs it, then renames it over the target (``os.replace``). A save that fails at any point
-  (metadata that is not JSON, a failing writer, a full disk, an interrupt) leaves an existing file
-  byte-identical and no temporary file behind.
-* :func:`load` checks the zip structure, every entry's declared size, the header's fields, the
-  content hash, and then the object itself (for a learner result, :meth:`Certificate.verify`);
-  anything inconsistent raises :class:`~provable_mha.FormatError`. Files of version 1 (no hash)
-  load with an :class:`UnverifiedFileWarning`, or are refused with ``allow_unverified=False``.
-
-Objects take part by implementing ``to_payload() -> (kind, arrays, meta)`` and registering their
-loader with :func:`register_kind`, as a callable or as a ``"module:Class.method"`` string imported
-only when a file of that kind is loaded (so this module never imports the learner).
+``docs/io.md`` describes the format (version :data:`FORMAT_VERSION`: arrays, header, ``sha256``
+content hash), why :func:`save` is atomic (temporary file, fsync, ``os.replace``: a failed save
+leaves an existing file byte-identical) and what :func:`load` verifies (archive, header, hash, and
+the object itself, e.g. :meth:`Certificate.verify`; anything inconsistent is a
+:class:`~provable_mha.FormatError`). Objects take part through ``to_payload() -> (kind, arrays,
+meta)`` and :func:`register_kind`, whose loader may be a ``"module:Class.method"`` string imported
+on first use (so this module never imports the learner).
 """
 
 from __future__ import annotations
@@ -83,30 +71,30 @@ register_kind("MultiHeadAttention", lambda arrays, meta: MultiHeadAttention(arra
 
 
 # -- metadata and hash ------------------------------------------------------------------------
-def jsonable(obj, _path: str = "meta"):
-    """``obj`` as strict-JSON values: numpy scalars/arrays as Python values, non-finite floats as strings.
+def jsonable(obj, *, strict: bool = False, _path: str = "meta"):
+    """``obj`` as JSON values: numpy scalars/arrays as Python values, non-finite floats as strings.
 
-    Raises ``ValueError`` naming the first entry that has no JSON form (a set, bytes, an object).
+    With ``strict=True`` (what :func:`save` uses) anything without a JSON form (a set, bytes, an
+    object) and dictionary keys that collide as strings raise ``ValueError`` naming the entry;
+    otherwise such values are returned unchanged (for ``json.dumps(..., default=str)``).
     """
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
             key = str(k)
-            if key in out:
+            if strict and key in out:
                 raise ValueError(f"{_path}: keys {k!r} and {key!r} collide as JSON strings")
-            out[key] = jsonable(v, f"{_path}[{key!r}]")
+            out[key] = jsonable(v, strict=strict, _path=f"{_path}[{key!r}]")
         return out
     if isinstance(obj, (list, tuple)):
-        return [jsonable(v, f"{_path}[{i}]") for i, v in enumerate(obj)]
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.hasobject:
-            raise ValueError(f"{_path} is an object array, which has no JSON form")
-        return jsonable(obj.tolist(), _path)
-    if isinstance(obj, np.generic):
-        return jsonable(obj.item(), _path)
+        return [jsonable(v, strict=strict, _path=f"{_path}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, np.ndarray) and not obj.dtype.hasobject:
+        return jsonable(obj.tolist(), strict=strict, _path=_path)
+    if isinstance(obj, np.generic) and not isinstance(obj, np.object_):
+        return jsonable(obj.item(), strict=strict, _path=_path)
     if isinstance(obj, float) and not math.isfinite(obj):
         return repr(obj)  # 'inf', 'nan' survive JSON as strings
-    if obj is None or isinstance(obj, (bool, int, float, str)):
+    if obj is None or isinstance(obj, (bool, int, float, str)) or not strict:
         return obj
     raise ValueError(f"{_path} is not JSON-serialisable metadata: {type(obj).__name__} {obj!r:.60}")
 
@@ -190,11 +178,14 @@ def save(obj, path: str | os.PathLike, *, seed: int | None = None, **extra_meta)
     clash = sorted(set(extra_meta) & set(meta))
     if clash:
         raise ValueError(f"extra metadata {clash} would overwrite the {kind}'s own metadata")
+    try:
+        meta = jsonable({**meta, **extra_meta}, strict=True)
+    except RecursionError as exc:
+        raise ValueError("metadata is nested too deeply or contains itself") from exc
     header = {
         "format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": kind, "package_version": __version__,
         "shapes": {k: list(v.shape) for k, v in arrays.items()},
-        "seed": None if seed is None else int(seed),
-        "meta": jsonable({**meta, **extra_meta}),
+        "seed": None if seed is None else int(seed), "meta": meta,
     }
     header[_HASH_KEY] = content_hash(arrays, header)
     text = _canonical(header)
