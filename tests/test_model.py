@@ -153,3 +153,47 @@ def test_from_torch_weights_matches_torch_formula():
     layer = pm.from_torch_weights(w_in, w_out, h)
     np.testing.assert_allclose(layer(X), torch_out, atol=1e-13)
     assert np.linalg.matrix_rank(layer.thetas[0]) <= dh
+
+
+@pytest.mark.parametrize("method", ["__call__", "attention", "logits"])
+def test_overflowing_logits_raise_instead_of_nan(method):
+    layer = pm.planted_instance(2, 8, 4, rng=0)
+    X = pm.sample_boolean(3, 4, 8, 0)
+    with pytest.raises(ValueError, match="attention logits .* overflow float64"):
+        getattr(layer, method)(X * 1e200)
+    # large but representable logits are computed stably (one-hot rows, no NaN)
+    A = layer.attention(X * 1e150)
+    assert np.all(np.isfinite(A)) and np.allclose(A.sum(-1), 1.0)
+
+
+def test_overflowing_outputs_raise_and_finite_ones_are_right():
+    d = 3
+    layer = pm.MultiHeadAttention(np.zeros((1, d, d)), 1e300 * np.eye(d)[None])
+    X = np.ones((2, d))
+    with pytest.raises(ValueError, match="outputs F\\(X\\) overflow"):
+        layer(X * 1e10)
+    with pytest.raises(ValueError, match="values X W_i overflow"):
+        layer.values(X * 1e10)
+    np.testing.assert_array_equal(layer(X), 1e300 * X)  # uniform attention over equal tokens
+
+
+def test_forward_memory_is_checked_before_allocating():
+    layer = pm.MultiHeadAttention(np.zeros((2, 1, 1)), np.ones((2, 1, 1)))
+    X = np.ones((1, 50_000, 1))  # 400 kB of input, but attention (1, 2, k, k) would be 37 GiB
+    with pytest.raises(ValueError, match=r"would allocate about .* GiB, above the memory limit of 4 GiB"):
+        layer(X)
+    with pytest.raises(ValueError, match="memory limit"):
+        layer.attention(X)
+
+
+@pytest.mark.parametrize("perm", [[0.0, 1.0], [True, False], None, "01", [[0, 1]], [0, 0], [0, 1, 2], [[0], [1, 2]]])
+def test_permute_heads_rejects_non_permutations(perm):
+    layer = pm.planted_instance(2, 3, 2, rng=0)
+    with pytest.raises(ValueError, match="perm must be a permutation"):
+        layer.permute_heads(perm)
+    assert layer.permute_heads(np.array([1, 0], dtype=np.uint8)).permute_heads([1, 0]) == layer
+
+
+def test_layer_needs_at_least_one_coordinate():
+    with pytest.raises(ValueError, match="d >= 1"):
+        pm.MultiHeadAttention(np.zeros((1, 0, 0)), np.zeros((1, 0, 0)))

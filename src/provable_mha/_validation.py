@@ -2,6 +2,10 @@
 
 Every public entry point validates at the boundary (as scikit-learn does) and raises a
 :class:`ValueError` that names the argument; nothing is silently coerced.
+
+Resource limits: functions that allocate arrays whose size follows from their arguments estimate
+the bytes first and refuse, with a :class:`ValueError` naming the estimate and the limit, anything
+above :data:`MEMORY_LIMIT` (``docs/io.md``, "Input guards").
 """
 
 from __future__ import annotations
@@ -10,7 +14,13 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_generator", "check_array", "check_boolean", "check_positive_int", "check_inputs"]
+__all__ = ["as_generator", "check_array", "check_boolean", "check_positive_int", "check_inputs", "check_real",
+           "check_bool", "check_memory", "MEMORY_LIMIT"]
+
+#: Largest allocation (bytes) a public function may plan before it refuses with a ValueError; the
+#: functions that check it also take ``memory_limit=`` per call. Change it process-wide with
+#: ``provable_mha._validation.MEMORY_LIMIT = ...`` (read at call time).
+MEMORY_LIMIT: int = 4 * 2**30
 
 
 def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
@@ -37,6 +47,50 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if int(value) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_real(value, name: str, *, minimum: float | None = None, maximum: float | None = None,
+               strict_min: bool = False, strict_max: bool = False) -> float:
+    """Validate a real, finite number (not a bool) within optional bounds and return it as ``float``.
+
+    ``strict_min``/``strict_max`` make the bounds exclusive.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if minimum is not None and (v <= minimum if strict_min else v < minimum):
+        raise ValueError(f"{name} must be {'>' if strict_min else '>='} {minimum}, got {value!r}")
+    if maximum is not None and (v >= maximum if strict_max else v > maximum):
+        raise ValueError(f"{name} must be {'<' if strict_max else '<='} {maximum}, got {value!r}")
+    return v
+
+
+def check_bool(value, name: str) -> bool:
+    """Validate a flag: ``True``/``False`` (or numpy booleans) only, never a truthy object."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_memory(nbytes: int | float, what: str, limit: int | float | None = None) -> None:
+    """Refuse a planned allocation of about ``nbytes`` bytes above ``limit`` (default :data:`MEMORY_LIMIT`).
+
+    Called *before* allocating; the message names what would be allocated, the estimate and the limit.
+    """
+    if limit is None:
+        limit = MEMORY_LIMIT
+    elif (isinstance(limit, (bool, np.bool_)) or not isinstance(limit, numbers.Real) or np.isnan(limit)
+          or limit < 0):
+        raise ValueError(f"memory_limit must be a number of bytes >= 0 (math.inf: no limit), got {limit!r}")
+    if nbytes > limit:
+        raise ValueError(f"{what} would allocate about {_gib(nbytes)}, above the memory limit of {_gib(limit)} "
+                         "(pass memory_limit=... or set provable_mha._validation.MEMORY_LIMIT to allow it)")
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
 
 
 def check_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:

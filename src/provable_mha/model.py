@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ._einsum import einsum
-from ._validation import check_array, check_inputs, check_positive_int
+from ._validation import check_array, check_inputs, check_memory, check_positive_int
 
 __all__ = ["MultiHeadAttention", "HeadMatch", "match_heads", "softmax", "from_torch_weights"]
 
@@ -67,8 +67,8 @@ class MultiHeadAttention:
         w = check_array(ws, "ws", ndim=3)
         if th.shape[0] < 1:
             raise ValueError("thetas must hold at least one head (m >= 1), got m = 0")
-        if th.shape[1] != th.shape[2]:
-            raise ValueError(f"thetas must have shape (m, d, d), got {th.shape}")
+        if th.shape[1] != th.shape[2] or th.shape[1] < 1:
+            raise ValueError(f"thetas must have shape (m, d, d) with d >= 1, got {th.shape}")
         if w.shape != th.shape:
             raise ValueError(f"ws must have the same shape as thetas {th.shape}, got {w.shape}")
         self._thetas = np.array(th, dtype=np.float64, copy=True)
@@ -98,29 +98,61 @@ class MultiHeadAttention:
         return int(self._thetas.shape[1])
 
     # -- forward pass ---------------------------------------------------------------------
+    # Input guards (docs/io.md, "Input guards"): the batch is validated and its memory estimated
+    # before anything is allocated, and a result that overflowed float64 raises instead of being
+    # returned as inf/NaN.
+    def _batch(self, X) -> tuple[np.ndarray, bool]:
+        Xb, single = check_inputs(X, d=self.d)
+        n, k, d = Xb.shape
+        # logits and their shifted copy (n, m, k, k), the X Θ and X W intermediates (n, m, k, d), output
+        check_memory(8 * n * (2 * self.m * k * k + 2 * self.m * k * d + k * d),
+                     f"the layer (m = {self.m}) on X of shape {Xb.shape}")
+        return Xb, single
+
+    def _finite(self, arr: np.ndarray, what: str, Xb: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"the {what} overflow float64 for this X (max |X| = {np.abs(Xb).max():.3g}, "
+                f"max |Theta| = {np.abs(self._thetas).max():.3g}, max |W| = {np.abs(self._ws).max():.3g}); "
+                "rescale X or the layer")
+        return arr
+
     def logits(self, X) -> np.ndarray:
-        r"""Attention logits :math:`x_a^\top \Theta_i x_b`, shape ``(n, m, k, k)``."""
-        Xb, _ = check_inputs(X, d=self.d)
-        return einsum("nad,mde,nbe->nmab", Xb, self._thetas, Xb)
+        r"""Attention logits :math:`x_a^\top \Theta_i x_b`, shape ``(n, m, k, k)``.
+
+        Raises ``ValueError`` if a logit overflows float64.
+        """
+        Xb, _ = self._batch(X)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by _finite
+            L = einsum("nad,mde,nbe->nmab", Xb, self._thetas, Xb)
+        return self._finite(L, "attention logits x_a^T Theta_i x_b", Xb)
 
     def attention(self, X) -> np.ndarray:
         r"""Row-stochastic attention matrices :math:`\mathrm{softmax}(X\Theta_iX^\top)`.
 
-        Returns an array of shape ``(n, m, k, k)`` (``n = 1`` for a single ``(k, d)`` input).
+        Returns an array of shape ``(n, m, k, k)`` (``n = 1`` for a single ``(k, d)`` input). Finite
+        logits of any size are handled stably; logits that overflow float64 (a row whose largest
+        logit is :math:`+\infty` or NaN) raise ``ValueError`` instead of returning NaN.
         """
-        Xb, _ = check_inputs(X, d=self.d)
-        return attention_weights(self._thetas, Xb)
+        Xb, _ = self._batch(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            A = attention_weights(self._thetas, Xb)
+        return self._finite(A, "attention logits x_a^T Theta_i x_b", Xb)
 
     def values(self, X) -> np.ndarray:
-        r"""Per-head values :math:`X W_i`, shape ``(n, m, k, d)``."""
-        Xb, _ = check_inputs(X, d=self.d)
-        return einsum("nbd,mde->nmbe", Xb, self._ws)
+        r"""Per-head values :math:`X W_i`, shape ``(n, m, k, d)`` (``ValueError`` on float64 overflow)."""
+        Xb, _ = self._batch(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            V = einsum("nbd,mde->nmbe", Xb, self._ws)
+        return self._finite(V, "values X W_i", Xb)
 
     def __call__(self, X) -> np.ndarray:
-        Xb, single = check_inputs(X, d=self.d)
-        A = attention_weights(self._thetas, Xb)
-        V = einsum("nbd,mde->nmbe", Xb, self._ws)
-        Y = einsum("nmab,nmbe->nae", A, V)
+        """:math:`F(X)`; ``ValueError`` if the logits or the output overflow float64 (never inf/NaN)."""
+        Xb, single = self._batch(X)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by _finite
+            A = self._finite(attention_weights(self._thetas, Xb), "attention logits x_a^T Theta_i x_b", Xb)
+            V = einsum("nbd,mde->nmbe", Xb, self._ws)
+            Y = self._finite(einsum("nmab,nmbe->nae", A, V), "outputs F(X)", Xb)
         return Y[0] if single else Y
 
     forward = __call__
@@ -128,9 +160,13 @@ class MultiHeadAttention:
     # -- helpers --------------------------------------------------------------------------
     def permute_heads(self, perm) -> MultiHeadAttention:
         """Return the same layer with heads reordered by ``perm`` (the function is unchanged)."""
-        perm = np.asarray(perm, dtype=int)
-        if sorted(perm.tolist()) != list(range(self.m)):
-            raise ValueError(f"perm must be a permutation of range({self.m}), got {perm.tolist()}")
+        try:
+            arr = np.asarray(perm)
+        except Exception as exc:  # ragged nested lists
+            raise ValueError(f"perm must be a permutation of range({self.m}), got {perm!r}") from exc
+        if arr.dtype.kind not in "iu" or arr.ndim != 1 or sorted(arr.tolist()) != list(range(self.m)):
+            raise ValueError(f"perm must be a permutation of range({self.m}) (integers), got {perm!r}")
+        perm = arr
         return MultiHeadAttention(self._thetas[perm], self._ws[perm])
 
     def __repr__(self) -> str:
