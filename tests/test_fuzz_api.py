@@ -5,8 +5,6 @@ one exists) or raises a clear ``ValueError`` / ``pm.LearnError`` / ``pm.FormatEr
 wrong; any other exception type fails the test, and so does a wrong answer or a damaged file.
 ``pm.learn`` is only called with malformed arguments and too few examples, so it never learns.
 Profiles: ``ci`` (default, 15 examples per test) and ``thorough`` (300 per test, over 5000 cases).
-Known defects outside this suite's modules are pinned by strict ``xfail`` tests at the end: they
-fail today and turn into errors (XPASS) when fixed, so the pin is removed then.
 """
 
 from __future__ import annotations
@@ -479,48 +477,37 @@ def test_learn_base_call_fails_only_for_too_few_examples():
         pm.learn(**_learn_base())
 
 
-# -- known defects outside this suite's modules (strict xfail: fix them, then remove the pin) ------
-def _pin(fn, *args, **kwargs):
+# -- defects this suite found, fixed: each stays as a regression test -------------------------------
+def _rejects(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
+        with pytest.raises(ValueError):
             fn(*args, **kwargs)
-        except (ValueError, pm.LearnError) as exc:
-            if isinstance(exc, pm.LearnError) and "too few examples" in str(exc):
-                raise AssertionError("malformed argument accepted") from exc
-            return
-    raise AssertionError("malformed argument accepted")
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, AssertionError), reason="learner/api.py does not validate it")
 @pytest.mark.parametrize("kwargs", [
     {"label_bound": "1"}, {"label_bound": True}, {"method": ["practical"]}, {"strict": "yes"},
     {"progress": "x"}, {"nosie": 0.1},
 ], ids=["label_bound-str", "label_bound-bool", "method-list", "strict-str", "progress-str", "unknown-option"])
-def test_known_defect_learn(kwargs):
-    _pin(pm.learn, **{**_learn_base(), **kwargs})
+def test_learn_rejects_malformed_options_before_any_work(kwargs):
+    _rejects(pm.learn, **{**_learn_base(), **kwargs})
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, AssertionError), reason="identifiability.py does not validate it")
 @pytest.mark.parametrize("kwargs", [{"rtol": "x"}, {"rtol": None}, {"rtol": False}, {"jacobian": "yes"}],
                          ids=["rtol-str", "rtol-None", "rtol-False", "jacobian-str"])
-def test_known_defect_identifiability_arguments(kwargs):
-    _pin(pm.identifiability, pm.planted_instance(2, 4, 3, rng=0), 3, **kwargs)
+def test_identifiability_rejects_malformed_arguments(kwargs):
+    _rejects(pm.identifiability, pm.planted_instance(2, 4, 3, rng=0), 3, **kwargs)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="norms of W overflow/underflow in identifiability.py")
 @pytest.mark.parametrize("scale", [1e-170, 1e160])
-def test_known_defect_identifiability_at_extreme_scale(scale):
+def test_identifiability_is_scale_invariant_in_w(scale):
     layer = pm.planted_instance(2, 4, 3, rng=0)
     rep = pm.identifiability(pm.MultiHeadAttention(layer.thetas, scale * layer.ws), 3)
     assert rep.identifiable, rep  # the same layer up to the scale of W: nothing is silent
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(strict=True, raises=(AssertionError, ValueError), reason="norms overflow/underflow in match_heads")
 @pytest.mark.parametrize("scale", [1e-170, 1e160])
-def test_known_defect_match_heads_at_extreme_scale(scale):
+def test_match_heads_relative_errors_at_extreme_scale(scale):
     layer = pm.planted_instance(2, 4, 3, rng=0)
     a = pm.MultiHeadAttention(scale * layer.thetas, layer.ws)
     b = pm.MultiHeadAttention(2 * scale * layer.thetas, layer.ws)

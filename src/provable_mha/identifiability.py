@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import as_generator, check_positive_int
-from .model import MultiHeadAttention
+from ._validation import as_generator, check_bool, check_memory, check_positive_int, check_real
+from .model import MultiHeadAttention, unit_scale
 
 __all__ = ["IdentifiabilityReport", "identifiability", "NonIdentifiablePair", "non_identifiable_pair",
            "PAIR_KINDS"]
@@ -124,6 +124,8 @@ def _jacobian_null_dim(layer: MultiHeadAttention, k: int, n: int, rng, inputs: s
     from .sampling import sample_boolean, sample_gaussian
 
     d = layer.d
+    P = 2 * layer.m * d * d  # J is (n k d) x P, plus its d-fold Kronecker block: check before building it
+    check_memory(8.0 * n * k * d * (P + layer.m * d * d), "the Jacobian of identifiability(jacobian=True)")
     X = (sample_gaussian if inputs == "real" else sample_boolean)(n, k, d, rng)
     th, ws = np.asarray(layer.thetas), np.asarray(layer.ws)
     A = attention(th, X)
@@ -187,8 +189,8 @@ def identifiability(layer: MultiHeadAttention, k: int, *, rtol: float = 1e-3, ja
     if not isinstance(layer, MultiHeadAttention):
         raise ValueError(f"layer must be a MultiHeadAttention, got {type(layer).__name__}")
     k = check_positive_int(k, "k")
-    if not (np.isfinite(rtol) and 0 <= rtol < 1):
-        raise ValueError(f"rtol must be in [0, 1), got {rtol}")
+    rtol = check_real(rtol, "rtol", minimum=0.0, maximum=1.0, strict_max=True)
+    jacobian = check_bool(jacobian, "jacobian")
     if inputs not in _INPUTS:
         raise ValueError(f"inputs must be one of {_INPUTS}, got {inputs!r}")
     th, ws = np.asarray(layer.thetas), np.asarray(layer.ws)
@@ -197,7 +199,7 @@ def identifiability(layer: MultiHeadAttention, k: int, *, rtol: float = 1e-3, ja
     if k == 1:
         rep.constant_attention = True
         rep.reasons.append("k = 1: attention is constant, no Θ_i is identified, only sum_i W_i")
-    wn = np.linalg.norm(ws.reshape(m, -1), axis=1)
+    wn = np.linalg.norm(unit_scale(ws)[0].reshape(m, -1), axis=1)  # relative norms: no overflow/underflow
     rep.silent = [int(i) for i in np.flatnonzero(wn <= rtol * max(float(wn.max()), 1e-300))]
     for i in rep.silent:
         rep.reasons.append(f"head {i} has W_{i} = 0 (within rtol): Θ_{i} is not identified")

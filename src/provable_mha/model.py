@@ -221,6 +221,16 @@ class HeadMatch:
         return float(max(self.theta_errors.max(), self.w_errors.max()))
 
 
+def unit_scale(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays divided by their common largest magnitude (unchanged if all are 0).
+
+    Norms and differences of the scaled arrays neither overflow (entries near 1e308) nor underflow
+    (entries near 1e-300), and every *relative* quantity computed from them is unchanged.
+    """
+    s = max((float(np.abs(x).max()) for x in arrays if np.size(x)), default=0.0)
+    return [np.asarray(x) / s for x in arrays] if s > 0 else [np.asarray(x) for x in arrays]
+
+
 def _relative(diff: np.ndarray, ref: np.ndarray) -> np.ndarray:
     ref = np.where(ref > 0, ref, 1.0)
     return diff / ref
@@ -274,10 +284,11 @@ def match_heads(a: MultiHeadAttention, b: MultiHeadAttention, *, k: int | None =
         raise ValueError("match_heads expects two MultiHeadAttention layers")
     if (a.m, a.d) != (b.m, b.d):
         raise ValueError(f"layers differ in shape: (m, d) = {(a.m, a.d)} vs {(b.m, b.d)}")
-    nt = np.linalg.norm(a.thetas.reshape(a.m, -1), axis=1)
-    nw = np.linalg.norm(a.ws.reshape(a.m, -1), axis=1)
-    dt = np.linalg.norm(a.thetas[:, None] - b.thetas[None], axis=(2, 3))
-    dw = np.linalg.norm(a.ws[:, None] - b.ws[None], axis=(2, 3))
+    (ta, tb), (wa, wb) = unit_scale(a.thetas, b.thetas), unit_scale(a.ws, b.ws)  # errors are relative
+    nt = np.linalg.norm(ta.reshape(a.m, -1), axis=1)
+    nw = np.linalg.norm(wa.reshape(a.m, -1), axis=1)
+    dt = np.array([np.linalg.norm((tb - ta[i]).reshape(b.m, -1), axis=1) for i in range(a.m)])  # row by row:
+    dw = np.array([np.linalg.norm((wb - wa[i]).reshape(b.m, -1), axis=1) for i in range(a.m)])  # O(m d^2) memory
     cost = _relative(dt, nt[:, None]) + _relative(dw, nw[:, None])
     idx = np.arange(a.m)
     if k is not None:

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._validation import as_generator, check_array, check_boolean, check_positive_int
+from .._validation import as_generator, check_array, check_bool, check_boolean, check_positive_int, check_real
 from ..errors import LearnError
 from ..identifiability import identifiability
 from ..model import MultiHeadAttention
@@ -33,12 +33,15 @@ from .practical import practical
 from .problem import Problem
 from .refine import joint_refine
 from .result import LearnResult, PhaseRecord, timed_phase
+from .structured import OPTIONS as STRUCTURED_OPTIONS
 from .structured import structured
 
 __all__ = ["learn", "min_examples", "information_limit", "STRATEGIES"]
 
 #: ``method`` name -> strategy ``(problem, rng) -> Candidate``.
 STRATEGIES = {"practical": practical, "structured": structured}
+#: ``method`` name -> the strategy options ``learn(**options)`` accepts (checked before any work).
+STRATEGY_OPTIONS = {"practical": frozenset(), "structured": STRUCTURED_OPTIONS}
 
 
 def min_examples(m: int, d: int, k: int) -> int:
@@ -60,7 +63,7 @@ def information_limit(m: int, d: int, k: int) -> float:
     return max(2 * m * d / k, theta)
 
 
-def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver):
+def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver, options):
     if inputs == "boolean":
         X = check_boolean(X, "X")
     elif inputs == "any":
@@ -73,8 +76,12 @@ def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bo
     if Y.shape != X.shape:
         raise ValueError(f"Y must have the same shape as X {X.shape}, got {Y.shape}")
     m = check_positive_int(m, "m")
-    if method not in STRATEGIES:
+    if not isinstance(method, str) or method not in STRATEGIES:
         raise ValueError(f"method must be one of {tuple(STRATEGIES)}, got {method!r}")
+    unknown = set(options) - STRATEGY_OPTIONS[method]
+    if unknown:
+        raise ValueError(f"unknown options for method={method!r}: {sorted(unknown)}; known: "
+                         f"{sorted(STRATEGY_OPTIONS[method])}")
     for name, v, lo, hi in (("noise", noise, 0.0, math.inf), ("holdout", holdout, 0.0, 1.0),
                             ("delta", delta, 0.0, 1.0)):
         if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not np.isfinite(v):
@@ -84,8 +91,8 @@ def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bo
     restarts = check_positive_int(restarts, "restarts")
     if solver is not None:
         choose_solver("lp", solver)  # raises ValueError naming the installed solvers
-    if label_bound is not None and not (np.isfinite(label_bound) and label_bound > 0):
-        raise ValueError(f"label_bound must be a finite number > 0, got {label_bound!r}")
+    if label_bound is not None:
+        check_real(label_bound, "label_bound", minimum=0.0, strict_min=True)
     scale = float(np.abs(Y).max()) if Y.size else 0.0
     if scale == 0.0:
         raise ValueError("every label is 0: the zero layer fits exactly and nothing is learnable")
@@ -159,7 +166,9 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
     if mode is not None:
         warnings.warn("learn(mode=...) is deprecated; use method=", DeprecationWarning, stacklevel=2)
         method = {"provable": "structured"}.get(mode, mode)
-    X, Y, m, restarts = _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver)
+    X, Y, m, restarts = _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver,
+                                  options)
+    strict, progress = check_bool(strict, "strict"), check_bool(progress, "progress")
     if blas_threads is not None:
         blas_threads = check_positive_int(blas_threads, "blas_threads")
     limits = threadpool_limits(blas_threads, user_api="blas") if blas_threads else contextlib.nullcontext()
