@@ -48,7 +48,7 @@ def __getattr__(name):  # lazy: the learner and subpackages pull in cvxpy / orto
         from . import learner  # the learner package is named so it cannot shadow pm.learn
 
         return getattr(learner, name)
-    if name in ("hardness", "gd", "testing"):
+    if name in ("hardness", "gd", "testing", "learner", "baselines", "cli", "plotting", "sweep", "solvers"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
