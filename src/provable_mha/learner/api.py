@@ -29,6 +29,7 @@ from ..identifiability import identifiability
 from ..model import MultiHeadAttention
 from ..solvers import choose_solver
 from .certify import holdout_certificate
+from .limits import information_limit, min_examples
 from .practical import practical
 from .problem import Problem
 from .refine import joint_refine
@@ -42,25 +43,6 @@ __all__ = ["learn", "min_examples", "information_limit", "STRATEGIES"]
 STRATEGIES = {"practical": practical, "structured": structured}
 #: ``method`` name -> the strategy options ``learn(**options)`` accepts (checked before any work).
 STRATEGY_OPTIONS = {"practical": frozenset(), "structured": STRUCTURED_OPTIONS}
-
-
-def min_examples(m: int, d: int, k: int) -> int:
-    r"""Training examples below which :func:`learn` refuses: :math:`\lceil 2md/k\rceil`.
-
-    The layer has :math:`2md^2` parameters and an example gives :math:`kd` labels.
-    """
-    return math.ceil(2 * m * d / k)
-
-
-def information_limit(m: int, d: int, k: int) -> float:
-    r"""The information limit :math:`n^*=\max(2md/k,\ d^2/(k(k-1)))` of ``docs/learner.md``.
-
-    The second count: each :math:`\Theta_i` (:math:`d^2` numbers) is seen only through the
-    :math:`k(k-1)` logit differences of its attention per example (infinite for :math:`k=1`,
-    where attention is constant and :math:`\Theta` is not identified at all).
-    """
-    theta = math.inf if k < 2 else d * d / (k * (k - 1))
-    return max(2 * m * d / k, theta)
 
 
 def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver, options):

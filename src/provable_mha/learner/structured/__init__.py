@@ -16,7 +16,7 @@ Options (``pm.learn(..., method="structured", **options)``): ``route`` (``"gener
 default, or ``"sculpt"``), ``init_factor``, ``grow``, ``max_rounds``, ``round_widths`` (compute
 the body width every round; default when :math:`2md^2\le` 1200), ``cvxpy_widths`` (solve the
 exact body's widths along each head's least-determined direction with CVXPY; default when
-:math:`2md^2\le` 300), ``max_body_params`` (largest :math:`2md^2` for the dense body, default 4096)
+:math:`2md^2\le` 128), ``max_body_params`` (largest :math:`2md^2` for the dense body, default 4096)
 and ``truth`` (a planted layer whose containment is recorded every round; never used to decide).
 """
 
@@ -63,7 +63,7 @@ class BodyCertifier:
         body = LinearizedBody(Xa, Ya, layer.thetas, layer.ws, noise=problem.noise, delta=problem.delta)
         rad = body.radius()
         out = _statement(rad, body, len(self.active), problem.noise)
-        if rad.radius is not None and self.options.get("cvxpy_widths", P <= 300):
+        if rad.radius is not None and self.options.get("cvxpy_widths", P <= 128):
             out["checks"], out["programs"] = _cvxpy_check(body, rad, problem.solver)
         self._record(t0, Xa, math.inf if rad.radius is None else rad.radius, rad, out["statement"], body)
         return out
@@ -150,7 +150,7 @@ def structured(problem: Problem, rng: np.random.Generator) -> Candidate:
         thetas, ws, active, accepted = sculpt_route(problem, rng, rounds, phases)
     elif route == "generation":
         with timed_phase(phases, "generation", solver="numpy-lm") as rec:
-            gen = generate(problem, rng, init_factor=opts.get("init_factor", 1.5), grow=opts.get("grow", 0.5),
+            gen = generate(problem, rng, init_factor=opts.get("init_factor", 2.5), grow=opts.get("grow", 0.5),
                            max_rounds=opts.get("max_rounds", 40),
                            widths=opts.get("round_widths", problem.n_params <= 1200),
                            monitor=_monitor(opts.get("truth")))

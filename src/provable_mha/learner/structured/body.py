@@ -50,7 +50,7 @@ from ...solvers import solve
 from .. import policy
 from ..design import attention, design_matrix, joint_normal_equations, theta_jacobian
 
-__all__ = ["curvature_bound", "float_slack", "LinearizedBody", "Radius"]
+__all__ = ["curvature_bound", "float_slack", "residual_extended", "LinearizedBody", "Radius", "body_trajectory"]
 
 _U = float(np.finfo(float).eps)
 
@@ -310,3 +310,12 @@ def _bisect(fun, a: float, b: float, upper: bool = True, iters: int = 80) -> flo
             b = mid
     return b if upper else a
 
+
+
+def body_trajectory(X, Y, thetas, ws, sizes, *, noise: float = 0.0, delta: float = 0.05) -> list[Radius]:
+    """The body's :class:`Radius` on the first ``n`` examples, for each ``n`` in ``sizes``, at one fit.
+
+    With the centre fixed, this shows the body sculpted by examples: unbounded while the Jacobian
+    is rank-deficient, then a radius that shrinks as rows are added (``docs/structured.md`` §2).
+    """
+    return [LinearizedBody(X[:n], Y[:n], thetas, ws, noise=noise, delta=delta).radius() for n in sizes]

@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import policy
 from ..design import design_matrix
+from ..limits import information_limit
 from ..practical import LocalRun, local_search, start_points
 from ..problem import Problem
 from .body import LinearizedBody
@@ -78,15 +79,17 @@ def _master(Xa, Ya, m, warm, starts, thr, per_round: int) -> LocalRun:
     return best
 
 
-def _width(Xa, Ya, run, problem: Problem, compute: bool) -> float:
+def _width(Xa, Ya, run, problem: Problem, compute: bool) -> dict:
+    """``{"width": radius, "block_radii": [...]}`` of the active set's body (NaN when not computed)."""
     if not compute:
-        return float("nan")
-    body = LinearizedBody(Xa, Ya, run.thetas, run.ws, noise=problem.noise, delta=problem.delta)
-    rad = body.radius().radius
-    return math.inf if rad is None else float(rad)
+        return {"width": float("nan")}
+    rad = LinearizedBody(Xa, Ya, run.thetas, run.ws, noise=problem.noise, delta=problem.delta).radius()
+    if rad.radius is None:
+        return {"width": math.inf}
+    return {"width": float(rad.radius), "block_radii": rad.block_radii}
 
 
-def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None = None, init_factor: float = 1.5,
+def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None = None, init_factor: float = 2.5,
              grow: float = 0.5, max_rounds: int = 40, starts_per_round: int = 2, widths: bool = True,
              monitor=None) -> Generation:
     """Run the loop of the module docstring on ``problem``.
@@ -96,7 +99,9 @@ def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None
     initial : list of (name, thetas), optional
         Structured starts tried before the random ones (e.g. from moments).
     init_factor : float
-        The first active set has ``init_factor`` times the :math:`2md/k` minimum examples.
+        The first active set has ``init_factor`` times the information limit :math:`n^*` examples
+        (``api.information_limit``): below about 2x, random starts mostly fail and the extra rounds
+        cost more than the smaller fits save (measured, ``docs/structured.md`` §3).
     grow : float
         Each round adds up to ``grow`` times the active set's size of the most violated examples.
     starts_per_round : int
@@ -111,7 +116,8 @@ def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None
     n, k, d = X.shape
     need = math.ceil(2 * m * d / k)
     order = rng.permutation(n)
-    n0 = min(n, max(need + 1, math.ceil(init_factor * need)))
+    start = init_factor * information_limit(m, d, k)  # infinite for k = 1: everything is active
+    n0 = n if not math.isfinite(start) else min(n, max(need + 1, math.ceil(start)))
     active, pool = list(order[:n0]), order[n0:]
     pending = list(initial or []) + list(start_points(m, d, rng, problem.restarts))
     warm, rounds, run = None, [], None
@@ -129,7 +135,7 @@ def generate(problem: Problem, rng: np.random.Generator, *, initial: list | None
         rec = {"round": rnd, "phase": "generation", "n_examples": len(active),
                "n_constraints": len(active) * k * d, "violated": int(bad.size),
                "relative_residual": run.relative_residual, "accepted": bool(accepted),
-               "width": _width(Xa, Ya, run, problem, widths and accepted)}
+               **_width(Xa, Ya, run, problem, widths and accepted)}
         rec["seconds"] = time.perf_counter() - t0
         rounds.append(rec)
         if monitor is not None:
