@@ -175,3 +175,72 @@ def joint_normal_equations(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, R:
     H = np.block([[Htt, Htw], [Htw.T, Hww]])
     g = np.concatenate([gt, (D.T @ R).ravel()])
     return H, g
+
+
+def theta_jvp(A: np.ndarray, XW: np.ndarray, X: np.ndarray, V: np.ndarray) -> np.ndarray:
+    r"""Directional derivative :math:`J_\Theta V` of the output, shape ``(n, k, d)``, without :math:`J`.
+
+    For a direction :math:`V_i` of :math:`\Theta_i`: :math:`u_{iab}=x_a^\top V_ix_b`,
+    :math:`\dot\alpha_{iab}=\alpha_{iab}(u_{iab}-\sum_c\alpha_{iac}u_{iac})` and
+    :math:`\dot F=\sum_i\dot A_i\,XW_i`. ``A`` is the attention ``(n, m, k, k)``, ``XW`` the values
+    ``(n, m, k, d)``. Cost :math:`O(nmk\,d(d+k))`.
+    """
+    U = einsum("nap,ipq,nbq->niab", X, V, X)
+    G = A * (U - (A * U).sum(-1, keepdims=True))
+    return einsum("niab,nibe->nae", G, XW)
+
+
+def theta_vjp(A: np.ndarray, XW: np.ndarray, X: np.ndarray, R: np.ndarray) -> np.ndarray:
+    r"""Gradient :math:`J_\Theta^\top R` of :math:`\langle R, F\rangle` in :math:`\Theta`, shape ``(m, d, d)``.
+
+    With :math:`g_{iab}=\langle r_a, (XW_i)_b\rangle`: :math:`\partial/\partial\Theta_i[p,q]=
+    \sum_{n,a,b}x_{ap}x_{bq}\,\alpha_{iab}(g_{iab}-\sum_c\alpha_{iac}g_{iac})` (the adjoint of
+    :func:`theta_jvp`). ``R`` has shape ``(n, k, d)``.
+    """
+    g = einsum("nae,nibe->niab", R, XW)
+    H = A * (g - (A * g).sum(-1, keepdims=True))
+    return einsum("nap,niab,nbq->ipq", X, H, X)
+
+
+def theta_col_norms2(A: np.ndarray, XW: np.ndarray, X: np.ndarray, chunk: int = 64) -> np.ndarray:
+    r""":math:`\operatorname{diag}(J_\Theta^\top J_\Theta)` flattened ``(m*d*d,)``, in chunks of examples.
+
+    Column :math:`(i,p,q)` has entries :math:`x_{ap}\,\mathrm{Cov}_{\alpha_{ia}}(x_{bq},(XW_i)_{be})`
+    (module docstring), so its squared norm is
+    :math:`\sum_{n,a}x_{ap}^2\sum_e\mathrm{Cov}(x_q, v_e)^2`; memory :math:`O(\text{chunk}\cdot kmd^2)`.
+    """
+    n, k, d = X.shape
+    m = A.shape[1]
+    out = np.zeros((m, d, d))
+    for s in range(0, n, chunk):
+        a, x, v = A[s:s + chunk], X[s:s + chunk], XW[s:s + chunk]
+        xbar = einsum("nmab,nbd->nmad", a, x)
+        vbar = einsum("nmab,nmbe->nmae", a, v)
+        C = einsum("nmab,nbq,nmbe->nmaqe", a, x, v) - einsum("nmaq,nmae->nmaqe", xbar, vbar)
+        out += einsum("nap,nmaq->mpq", x * x, (C * C).sum(-1))
+    return out.ravel()
+
+
+def theta_block_scaling(A: np.ndarray, XW: np.ndarray, X: np.ndarray, chunk: int = 64) -> np.ndarray:
+    r"""Per head, :math:`B_i^{-1/2}` with :math:`B_i=\sum_{n,a}\bar{x^2}_{a}\,C_{ai}C_{ai}^\top` (``(m, d, d)``).
+
+    The diagonal block of :math:`J_\Theta^\top J_\Theta` for head :math:`i` and row :math:`p` of
+    :math:`\Theta_i` is :math:`\sum_{n,a}x_{ap}^2C_{ai}C_{ai}^\top` (:math:`C_{ai}` the :math:`d\times d`
+    covariances of :func:`theta_covariances`); on Boolean inputs :math:`x_{ap}^2=1`, so one
+    :math:`d\times d` block per head serves every row :math:`p` (otherwise :math:`x_{ap}^2` is
+    replaced by its mean over :math:`p`: a preconditioner, not an identity). Eigenvalues are floored
+    at :math:`10^{-12}` of the largest.
+    """
+    n, k, d = X.shape
+    m = A.shape[1]
+    B = np.zeros((m, d, d))
+    for s in range(0, n, chunk):
+        a, x, v = A[s:s + chunk], X[s:s + chunk], XW[s:s + chunk]
+        xbar = einsum("nmab,nbd->nmad", a, x)
+        vbar = einsum("nmab,nmbe->nmae", a, v)
+        C = einsum("nmab,nbq,nmbe->nmaqe", a, x, v) - einsum("nmaq,nmae->nmaqe", xbar, vbar)
+        w = (x * x).mean(-1)  # (n, k): mean of x_ap^2 over p
+        B += einsum("na,nmaqe,nmare->mqr", w, C, C)
+    lam, U = np.linalg.eigh(B)
+    lam = np.maximum(lam, 1e-12 * lam.max(axis=1, keepdims=True).clip(min=1e-300))
+    return einsum("mqj,mj,mrj->mqr", U, 1.0 / np.sqrt(lam), U)

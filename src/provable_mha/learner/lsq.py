@@ -80,20 +80,28 @@ class MatrixFree(Linearization):
     shape : (N, p)
     r : ndarray (N,)
         The residual at the linearisation point.
-    col_norms2 : ndarray (p,)
-        :math:`\operatorname{diag}(J^\top J)`, Marquardt's scaling (and LSMR's preconditioner).
+    col_norms2 : ndarray (p,), optional
+        :math:`\operatorname{diag}(J^\top J)`: Marquardt's diagonal scaling :math:`S=D^{-1/2}`.
+    scaling : callable, optional
+        A symmetric positive definite :math:`S` applied to vectors, instead of the diagonal: the
+        step is :math:`\delta=Sz` with :math:`\min_z\|JSz+r\|^2+\lambda\|z\|^2`, i.e. damping by
+        :math:`S^{-2}` (e.g. the inverse square root of the block diagonal of :math:`J^\top J`,
+        which also preconditions LSMR).
     rtol : float
         Relative accuracy of the inner solve (inexact Gauss–Newton; the outer loop corrects).
     """
 
     def __init__(self, matvec: Callable, rmatvec: Callable, shape: tuple[int, int], r: np.ndarray,
-                 col_norms2: np.ndarray, rtol: float = 1e-10, maxiter: int | None = None) -> None:
+                 col_norms2: np.ndarray | None = None, *, scaling: Callable | None = None, rtol: float = 1e-10,
+                 maxiter: int | None = None) -> None:
         self.r = r
-        self.scale = np.maximum(col_norms2, 1e-12 * max(1.0, float(col_norms2.max(initial=0.0))))
-        s = 1.0 / np.sqrt(self.scale)
-        self.op = LinearOperator(shape, matvec=lambda z: matvec(s * z), rmatvec=lambda u: s * rmatvec(u),
+        if scaling is None:
+            scale = np.maximum(col_norms2, 1e-12 * max(1.0, float(col_norms2.max(initial=0.0))))
+            inv_sqrt = 1.0 / np.sqrt(scale)
+            scaling = lambda z: inv_sqrt * z  # noqa: E731
+        self.scaling = scaling
+        self.op = LinearOperator(shape, matvec=lambda z: matvec(scaling(z)), rmatvec=lambda u: scaling(rmatvec(u)),
                                  dtype=float)
-        self.inv_sqrt = s
         self.gradient = rmatvec(r)
         self.rtol, self.maxiter = rtol, maxiter
         self.inner_iterations = 0
@@ -102,7 +110,7 @@ class MatrixFree(Linearization):
         out = lsmr(self.op, -self.r, damp=float(np.sqrt(lam)), atol=self.rtol, btol=self.rtol,
                    maxiter=self.maxiter)
         self.inner_iterations += int(out[2])
-        return self.inv_sqrt * out[0]
+        return self.scaling(out[0])
 
 
 @dataclass

@@ -21,13 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._einsum import einsum
 from . import policy
-from .design import theta_covariances, theta_normal_equations, w_step
-from .lsq import DenseNormal, levenberg_marquardt
+from .design import theta_block_scaling, theta_covariances, theta_jvp, theta_normal_equations, theta_vjp, w_step
+from .lsq import DenseNormal, MatrixFree, levenberg_marquardt
 from .problem import Problem
 from .result import Candidate, PhaseRecord
 
-__all__ = ["LocalRun", "varpro_residual", "local_search", "start_points", "practical"]
+__all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "start_points",
+           "practical", "DENSE_MAX_PARAMS"]
 
 
 @dataclass
@@ -65,13 +67,57 @@ def varpro_normal(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.nd
     return DenseNormal(H, -g)
 
 
+def varpro_operator(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int,
+                    rtol: float = 1e-8) -> MatrixFree:
+    r"""Kaufman's Jacobian :math:`-P^\perp J_\Theta` as products (:func:`.design.theta_jvp`,
+    :func:`.design.theta_vjp`): no :math:`md^2\times md^2` matrix, memory :math:`O(nk(md+d^2))`.
+
+    Scaling and preconditioner: per head, the inverse square root of the diagonal block of
+    :math:`J_\Theta^\top J_\Theta` (:func:`.design.theta_block_scaling`; the projection is ignored there).
+    """
+    n, k, d = X.shape
+    thetas = theta_flat.reshape(m, d, d)
+    ws = w_step(thetas, X, Y)
+    XW = einsum("nbd,mde->nmbe", X, ws.W.reshape(m, d, d))
+    Q = ws.Q
+
+    def project(F):
+        F = F.reshape(n * k, d)
+        return F - Q @ (Q.T @ F)
+
+    def matvec(v):
+        return -project(theta_jvp(ws.A, XW, X, v.reshape(m, d, d))).ravel()
+
+    def rmatvec(u):
+        return -theta_vjp(ws.A, XW, X, project(u).reshape(n, k, d)).ravel()
+
+    S = theta_block_scaling(ws.A, XW, X)
+
+    def scaling(z):
+        return einsum("ipq,iqr->ipr", z.reshape(m, d, d), S).ravel()
+
+    return MatrixFree(matvec, rmatvec, (n * k * d, m * d * d), r, scaling=scaling, rtol=rtol)
+
+
+#: Above this many attention parameters (m d^2) the search uses :func:`varpro_operator` instead of
+#: the dense normal equations: their (m d^2)^3 solve and (nk) x (m d^3) intermediate dominate there
+#: (crossover measured in docs/learner.md, "Scale").
+DENSE_MAX_PARAMS = 1024
+
+
 def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
-                 start: str = "given", deadline: float | None = None) -> LocalRun:
-    """Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``."""
+                 start: str = "given", deadline: float | None = None, linear_algebra: str = "auto") -> LocalRun:
+    """Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``.
+
+    ``linear_algebra``: ``"dense"`` (structured normal equations), ``"matrix-free"`` (LSMR on
+    products) or ``"auto"`` (matrix-free above :data:`DENSE_MAX_PARAMS` attention parameters).
+    """
     d = X.shape[2]
     norm = float(np.linalg.norm(Y))
+    free = linear_algebra == "matrix-free" or (linear_algebra == "auto" and m * d * d > DENSE_MAX_PARAMS)
+    linearize = varpro_operator if free else varpro_normal
     res = levenberg_marquardt(lambda t: varpro_residual(t, X, Y, m)[0],
-                              lambda t, r: varpro_normal(t, r, X, Y, m), theta0.ravel(),
+                              lambda t, r: linearize(t, r, X, Y, m), theta0.ravel(),
                               max_iter=max_iter, ftol=0.5 * (policy.LM_POLISH * threshold * norm) ** 2,
                               stall_window=policy.LM_STALL_WINDOW, stall_ratio=policy.LM_STALL_RATIO,
                               deadline=deadline)
