@@ -369,6 +369,13 @@ def _inconsistencies(obj) -> list[str]:
     cert = getattr(obj, "certificate", None)
     if cert is not None and callable(getattr(cert, "verify", None)):
         issues += [f"certificate: {s}" for s in cert.verify()]
+        k = getattr(obj, "k", None)
+        if isinstance(layer, MultiHeadAttention) and isinstance(k, int) and k > 0 and cert.identifiable is True:
+            from .identifiability import identifiability  # decidable from the stored layer and k
+
+            if not identifiability(layer, k).identifiable:
+                issues.append("certificate: identifiable = True, but the stored layer has heads that examples "
+                              f"with k = {k} tokens cannot tell apart")
     return issues
 
 

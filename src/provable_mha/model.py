@@ -250,16 +250,27 @@ def _identified_view(a: MultiHeadAttention, b: MultiHeadAttention, k: int, rtol:
         free_theta[:] = True
     for g in groups:
         free_w[list(g)] = True
-    masked = (np.where(free_theta[:, None], 0.0, _relative(dt, nt[:, None]))
+    group_theta = np.zeros(m, dtype=bool)  # Θ of a coinciding group: compared below, over b's active heads
+    if not rep.constant_attention:
+        for g in groups:
+            group_theta[list(g)] = True
+    masked = (np.where(free_theta[:, None] | group_theta[:, None], 0.0, _relative(dt, nt[:, None]))
               + np.where(free_w[:, None], 0.0, _relative(dw, nw[:, None])))
-    # coinciding heads of a are interchangeable: matching inside a group is by Θ only
     rows, cols = linear_sum_assignment(masked + 1e-12 * cost)
     perm = cols[np.argsort(rows)]
     gerr = np.array([float(np.linalg.norm(a.ws[list(g)].sum(axis=0) - b.ws[perm[list(g)]].sum(axis=0))
                            / max(np.linalg.norm(a.ws[list(g)].sum(axis=0)), 1e-300)) for g in groups])
+    # a group's Θ is identified only on the heads of b that carry weight: a silent head of b in the
+    # group may have any Θ (the same function), so it is not compared
+    gtheta = []
+    for g in groups if not rep.constant_attention else []:
+        wsum = max(float(np.linalg.norm(b.ws[perm[list(g)]].sum(axis=0))), 1e-300)
+        active = [j for j in perm[list(g)] if np.linalg.norm(b.ws[j]) > rtol * wsum]
+        ref = a.thetas[g[0]]
+        gtheta += [float(np.linalg.norm(b.thetas[j] - ref) / max(np.linalg.norm(ref), 1e-300)) for j in active]
     idx = np.arange(m)
     te, we = _relative(dt[idx, perm], nt), _relative(dw[idx, perm], nw)
-    parts = [te[~free_theta], we[~free_w], gerr]
+    parts = [te[~(free_theta | group_theta)], we[~free_w], gerr, np.asarray(gtheta)]
     ident = float(max((p.max() for p in parts if p.size), default=0.0))
     unid = tuple(groups) + tuple((i,) for i in rep.silent if not any(i in g for g in groups))
     return perm, unid, gerr, ident

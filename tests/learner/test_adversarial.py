@@ -4,8 +4,10 @@ The certificate (``docs/certificates.md``) must never claim more than is true. C
 and leaked examples, heads that share (or nearly share) Θ, random labels, a declared label bound
 the labels violate, understated noise, layers that fit the training data but not the rule,
 tampered files, held-out inputs from another distribution, and a heavy input whose label no
-layer fits. Where the package falls short the test is kept, marked ``xfail(strict=True)`` with
-the defect in its reason. The held-out indices of a run are reproduced by
+layer fits. Six defects this module found were fixed (a failure on an input leaked into training
+could hide; an unaccepted fit could be certified with strict=False; a violated declared label
+bound; signed zeros; contradictory stored claims; match_heads on an equivalent silent head); their
+tests stay as regression tests. The held-out indices of a run are reproduced by
 ``test_soundness._holdout_indices`` (checked there against the certificate in every run).
 """
 
@@ -65,9 +67,6 @@ def test_few_distinct_inputs_repeated_are_vacuous(method):
         _learn(X, truth(X), 1, method, rng=0, holdout=0.25)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "certify.fresh_distinct compares inputs byte for byte, so -0.0 and 0.0 make the same input (inputs='any') "
-    "count as a new, unseen held-out input; normalise the sign of zero (X + 0.0) before tobytes()"))
 def test_signed_zero_does_not_make_a_seen_input_new():
     X = pm.sample_gaussian(20, 3, 4, 0)
     X[:, 0, 0] = 0.0
@@ -107,12 +106,6 @@ def test_coinciding_heads_certify_the_function_not_the_parameters(method, gap):
     assert certified >= 1  # the function is learned (measured: every run), so the checks above ran
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model._identified_view leaves only the W's of a coinciding-Θ group out of identified_error, but by "
-    "Propositions 1-2 of docs/identifiability.md the group can also be written as one head carrying the sum of "
-    "the W's plus silent heads with arbitrary Θ (the learner returns such layers: 'head 1 has W_1 = 0'); the "
-    "arbitrary Θ is then counted as an error of an identified parameter (identified_error 6.0 for equal "
-    "functions). Fix: for a coinciding group compare only whether some head of b carries the group's Θ"))
 def test_match_heads_identified_error_ignores_the_theta_of_an_equivalent_silent_head():
     truth = _coinciding(2, 4, 3, 1, 0.0)
     th, ws = np.asarray(truth.thetas), np.asarray(truth.ws)
@@ -160,11 +153,6 @@ def test_true_label_bound_is_listed_and_its_mse_bound_holds(method):
         assert mse > 1e-3 and cert.mse_bound is not None and cert.mse_bound >= mse, (mse, cert.mse_bound)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a declared label_bound that the labels visibly violate (B = 0.01, max|Y| ~ 4) is accepted and mse_bound is "
-    "computed from it: the loss is clipped at L = (B_f + B)^2, so mse_bound (0.18-0.82) is below the true mean "
-    "squared error (~1.05) in most runs. api._validate sees max|Y| and should refuse (ValueError naming "
-    "label_bound), or certify should drop mse_bound when max|Y_train|, max|Y_holdout| > B"))
 def test_violated_label_bound_is_detected_or_its_mse_bound_still_holds():
     m, d, k = 1, 4, 3
     for seed in range(2):
@@ -199,12 +187,6 @@ def test_understated_noise_raises_or_is_not_certified(method, declared):
     assert not _learn(X, Y, 2, method, strict=False, **kw).certificate.certified
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "docs/certificates.md section 7 says a fit that is not accepted is 'NOT certified' with strict=False, but "
-    "api._learn computes the certificate without the acceptance flag: with noise understated 1.25x, "
-    "strict=True raises 'no 1-head layer found that fits the training data' and strict=False returns "
-    "certified=True (4 of 10 seeds). Fix in api._learn: pass the acceptance as a failed check "
-    "(checks['training_fit_accepted']) so it blocks certification, or correct the documentation"))
 def test_a_fit_that_is_not_accepted_is_not_certified():
     for seed in (4, 5, 7, 9):
         m, d, k = (1, 5, 2) if seed % 2 else (1, 4, 3)
@@ -310,11 +292,6 @@ def _silent_head_result(tmp_path):
     return pm.save(res, tmp_path / "r.npz")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "io._inconsistencies / Certificate.verify do not check that `identifiable` agrees with "
-    "pm.identifiability(layer, k) of the stored layer and k, nor that a stated mse_bound / param_radius keeps "
-    "its assumption in `assumptions`: a file edited to claim identified parameters, or a radius and an MSE "
-    "bound without their assumptions (hash recomputed), loads. Both are determined by the stored fields"))
 @pytest.mark.parametrize("edit", ["identifiable", "assumptions"])
 def test_claims_the_stored_fields_contradict_are_refused(tmp_path, saved_results, edit):
     if edit == "identifiable":
@@ -391,13 +368,6 @@ def _poisoned(seed, q=0.2, shift=5.0, sigma=0.1, m=1, d=6, k=2):
     return draw
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "certify.holdout_certificate checks the pass condition only on the distinct held-out inputs not seen in "
-    "training; a held-out example whose input also occurs in training is not checked at all. Here an input of "
-    "mass 0.2 (always in training) fails for every layer, learn(strict=True) accepts and certifies with "
-    "failure_rate_bound ~0.09 while the true failure rate is 0.20. Proposition 1's proof needs every held-out "
-    "example to pass (then (1-p)^n_h <= (1-p)^n' <= delta); fix: require max residual <= eps over all held-out "
-    "examples (duplicates and seen inputs included) and keep n' only in the bound"))
 def test_an_input_seen_in_training_cannot_hide_a_failure():
     for seed in range(3):
         draw = _poisoned(seed)

@@ -28,7 +28,7 @@ from ..errors import LearnError
 from ..identifiability import identifiability
 from ..model import MultiHeadAttention
 from ..solvers import choose_solver
-from .certify import holdout_certificate
+from .certify import fresh_leverage, holdout_certificate
 from .limits import information_limit, min_examples
 from .practical import practical
 from .problem import Problem
@@ -75,6 +75,9 @@ def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bo
         choose_solver("lp", solver)  # raises ValueError naming the installed solvers
     if label_bound is not None:
         check_real(label_bound, "label_bound", minimum=0.0, strict_min=True)
+        if float(np.abs(Y).max()) > label_bound:
+            raise ValueError(f"label_bound = {label_bound} is violated by the labels themselves (max |Y| = "
+                             f"{float(np.abs(Y).max()):.3g}); declare a bound the labels satisfy")
     scale = float(np.abs(Y).max()) if Y.size else 0.0
     if scale == 0.0:
         raise ValueError("every label is 0: the zero layer fits exactly and nothing is learnable")
@@ -200,7 +203,7 @@ def _learn(X, Y, m, *, method, noise, holdout, delta, rng, solver, restarts, lab
         thetas, ws, accepted = _refine(problem, cand, phases)
         layer = MultiHeadAttention(thetas, ws)
         with timed_phase(phases, "certify") as rec:
-            cert = _certify(problem, layer, cand, Xh, Yh, label_bound, rec)
+            cert = _certify(problem, layer, cand, Xh, Yh, label_bound, accepted, rec)
     finally:
         if bar is not None:
             bar.close()
@@ -224,20 +227,30 @@ def _refine(problem: Problem, cand, phases: list[PhaseRecord]):
     return rf.thetas, rf.ws, cand.accepted or rf.relative_residual <= cand.threshold
 
 
-def _certify(problem: Problem, layer, cand, Xh, Yh, label_bound, rec: PhaseRecord):
-    """Identifiability, the body's parameter statement, then the held-out certificate."""
+def _certify(problem: Problem, layer, cand, Xh, Yh, label_bound, accepted: bool, rec: PhaseRecord):
+    """Identifiability, the body's parameter statement, then the held-out certificate.
+
+    A fit that did not reach the acceptance threshold on the training data is never certified
+    (check ``training_fit_accepted``), whatever the held-out split says.
+    """
     k = problem.X.shape[1]
     ident = identifiability(layer, k)
-    param, checks, programs = None, {}, []
+    param, programs = None, []
+    checks = {"training_fit_accepted": {"ok": bool(accepted)}}
     if cand.body is not None:
         t0 = time.perf_counter()
         param = cand.body.certify(layer, problem)
         checks.update(param.pop("checks", {}))
         programs.extend(param.pop("programs", []))
         rec.info["body_seconds"] = time.perf_counter() - t0
+    leverage = problem.n_params / problem.Y.size  # in-sample mean; the fresh-input estimate when affordable
+    if problem.noise > 0:
+        fresh = fresh_leverage(layer, problem.X)
+        leverage = leverage if fresh is None or not np.isfinite(fresh) else max(leverage, fresh)
+        rec.info["leverage"] = leverage
     cert = holdout_certificate(
         layer, problem.X, Xh, Yh, y_scale=float(np.abs(problem.Y).max()), delta=problem.delta, noise=problem.noise,
-        leverage=problem.n_params / problem.Y.size, y_mean=problem.Y.mean(axis=0), label_bound=label_bound,
+        leverage=leverage, y_mean=problem.Y.mean(axis=0), label_bound=label_bound,
         param=param, identifiable=ident.identifiable, checks=checks, programs=programs)
     rec.status = "certified" if cert.certified else ("vacuous" if cert.vacuous else "not certified")
     rec.sizes = {"holdout": int(Xh.shape[0]), "distinct_unseen": cert.n_distinct_holdout}

@@ -4,10 +4,12 @@ Every strategy ends here. The statements, their assumptions and proofs are in
 ``docs/certificates.md``; this module computes them.
 
 1. **Counting.** Only *distinct* held-out inputs that do not occur in the training split count
-   (:func:`fresh_distinct`): a duplicated or leaked input is not an independent test.
-2. **Realizable PAC bound.** If each of the :math:`n'` counted inputs has max-entry residual
+   towards the bound (:func:`fresh_distinct`): a duplicated or leaked input is not an independent
+   test. Every held-out example must pass all the same: a failure on a leaked input is a failure.
+2. **Realizable PAC bound.** If every held-out example has max-entry residual
    :math:`\le\varepsilon` (:func:`.policy.holdout_epsilon`), then with probability
-   :math:`\ge1-\delta`, :math:`\Pr_X[\max|\hat F(X)-Y|>\varepsilon]\le\ln(1/\delta)/n'`.
+   :math:`\ge1-\delta`, :math:`\Pr_X[\max|\hat F(X)-Y|>\varepsilon]\le\ln(1/\delta)/n'`
+   (:math:`n'` the counted inputs; the proof uses all :math:`n_h\ge n'` draws).
 3. **Vacuity.** The statement is *vacuous* (and not certified) when the zero layer or the
    training-mean predictor would satisfy it too (max residual :math:`\le\varepsilon` on the same
    inputs), or when :math:`n'` is below :data:`.policy.MIN_DISTINCT_HOLDOUT`.
@@ -28,7 +30,8 @@ from ..model import MultiHeadAttention
 from . import policy
 from .result import Certificate
 
-__all__ = ["fresh_distinct", "output_bound", "bernstein_mse_bound", "holdout_certificate"]
+__all__ = ["fresh_distinct", "fresh_leverage", "output_bound", "bernstein_mse_bound", "holdout_certificate",
+           "LEVERAGE_MAX_PARAMS"]
 
 
 def fresh_distinct(X_train: np.ndarray, X_holdout: np.ndarray) -> np.ndarray:
@@ -37,9 +40,10 @@ def fresh_distinct(X_train: np.ndarray, X_holdout: np.ndarray) -> np.ndarray:
     The first occurrence of each distinct held-out input is kept; inputs are compared exactly
     (byte for byte, after conversion to float64).
     """
-    seen = {row.tobytes() for row in np.ascontiguousarray(X_train, dtype=np.float64)}
+    # + 0.0 turns -0.0 into 0.0: equal inputs must have equal bytes
+    seen = {row.tobytes() for row in np.ascontiguousarray(X_train + 0.0, dtype=np.float64)}
     keep = []
-    for j, row in enumerate(np.ascontiguousarray(X_holdout, dtype=np.float64)):
+    for j, row in enumerate(np.ascontiguousarray(X_holdout + 0.0, dtype=np.float64)):
         key = row.tobytes()
         if key not in seen:
             seen.add(key)
@@ -74,6 +78,48 @@ def bernstein_mse_bound(losses: np.ndarray, loss_range: float, delta: float) -> 
                  + 7.0 * loss_range * lg / (3.0 * (n - 1)))
 
 
+#: Largest 2md^2 for which :func:`fresh_leverage` forms the joint normal matrix (P x P).
+LEVERAGE_MAX_PARAMS = 2048
+
+
+def fresh_leverage(layer: MultiHeadAttention, X: np.ndarray) -> float | None:
+    r"""Mean leave-one-example-out leverage of the fit on training inputs ``X``: the variance of a
+    fresh prediction in units of :math:`\sigma^2`, to first order.
+
+    With :math:`H=J^\top J` over all training rows and :math:`L_i=J_iH^{-1}J_i^\top` the
+    :math:`kd\times kd` hat block of example :math:`i`, the prediction at example :math:`i` of the fit
+    without it has covariance :math:`\sigma^2L_i(I-L_i)^{-1}` (block Sherman–Morrison). Its mean
+    trace per entry estimates the fresh-input leverage without assuming the input distribution;
+    it exceeds the in-sample mean :math:`p/N` when :math:`H` is poorly conditioned (near the
+    information limit). Uses training data only. ``None`` above :data:`LEVERAGE_MAX_PARAMS`.
+    """
+    from .design import attention, design_matrix, joint_normal_equations, theta_jacobian
+
+    n, k, d = X.shape
+    th, ws = np.asarray(layer.thetas), np.asarray(layer.ws)
+    if 2 * th.size > LEVERAGE_MAX_PARAMS:
+        return None
+    H, _ = joint_normal_equations(th, ws, X, np.zeros((n * k, d)))
+    try:
+        Hinv = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return None
+    A = attention(th, X)
+    D = design_matrix(th, X, A)
+    Jt = theta_jacobian(th, ws, X, A).reshape(n, k * d, -1)
+    Jw = np.kron(D, np.eye(d)).reshape(n, k * d, -1)
+    J = np.concatenate([Jt, Jw], axis=2)
+    L = np.einsum("nrp,pq,nsq->nrs", J, Hinv, J, optimize=True)
+    eye = np.eye(k * d)
+    vals = []
+    for Li in L:
+        try:
+            vals.append(float(np.trace(np.linalg.solve(eye - Li, Li))) / (k * d))
+        except np.linalg.LinAlgError:
+            return None
+    return float(np.mean(vals))
+
+
 def _reference(Yh: np.ndarray, y_mean: np.ndarray | None) -> dict:
     ref = {"zero_layer_max_residual": float(np.abs(Yh).max()) if Yh.size else 0.0}
     if y_mean is not None:
@@ -86,7 +132,7 @@ _WORDS = {"zero_layer_max_residual": "zero layer", "mean_predictor_max_residual"
 
 def _statement(nd, n_held, n_min, max_res, eps, delta, fail_bound, certified, failed, trivial) -> str:
     """The certificate's main sentence (module docstring, items 1-3)."""
-    head = f"{nd} distinct unseen held-out inputs (of {n_held} held out)"
+    head = f"{n_held} held-out examples ({nd} distinct inputs unseen in training are counted)"
     if certified:
         return (f"every one of {head} fits to max residual {max_res:.2e} <= eps = {eps:.2e}; with prob >= "
                 f"{1 - delta:g}, P[max residual > eps] <= {fail_bound:.3g} on a fresh input")
@@ -134,22 +180,17 @@ def holdout_certificate(layer: MultiHeadAttention, X_train: np.ndarray, Xh: np.n
         certification.
     """
     keep = fresh_distinct(X_train, Xh)
-    Xc, Yc = Xh[keep], Yh[keep]
     nd = int(keep.size)
     assumptions = ["examples are independent draws from one input distribution, labelled by the "
                    "same rule; the statement is about that distribution"]
     if noise > 0:
         assumptions.append(f"label noise is Gaussian, independent, with standard deviation <= {noise:g}")
-    if nd == 0:
-        R = np.zeros((0,))
-        max_res = rms = rel = math.inf
-    else:
-        R = layer(Xc) - Yc
-        max_res = float(np.abs(R).max())
-        rms = float(np.sqrt(np.mean(R ** 2)))
-        rel = float(np.linalg.norm(R) / max(np.linalg.norm(Yc), 1e-300))
-    eps = policy.holdout_epsilon(y_scale, noise, leverage, Yc.size, delta) if nd else 0.0
-    reference = _reference(Yc, y_mean)
+    R = layer(Xh) - Yh  # every held-out example must pass; only the distinct unseen ones are counted
+    max_res = float(np.abs(R).max())
+    rms = float(np.sqrt(np.mean(R ** 2)))
+    rel = float(np.linalg.norm(R) / max(np.linalg.norm(Yh), 1e-300))
+    eps = policy.holdout_epsilon(y_scale, noise, leverage, Yh.size, delta)
+    reference = _reference(Yh, y_mean)
     trivial = [name for name, v in reference.items() if v <= eps]
     failed = sorted(name for name, c in (checks or {}).items() if not c.get("ok", True))
     n_min = policy.min_distinct_holdout(delta)
@@ -161,7 +202,7 @@ def holdout_certificate(layer: MultiHeadAttention, X_train: np.ndarray, Xh: np.n
     mse_bound = None
     if label_bound is not None and nd >= 2:
         L = (output_bound(layer.ws, float(np.abs(Xh).max())) + float(label_bound)) ** 2
-        losses = np.minimum((R ** 2).reshape(nd, -1).mean(axis=1), L)
+        losses = np.minimum((R[keep] ** 2).reshape(nd, -1).mean(axis=1), L)
         mse_bound = bernstein_mse_bound(losses, L, delta)
         assumptions.append(f"every label entry satisfies |Y| <= {float(label_bound):g} (for mse_bound; "
                            f"without it the bound holds for the mean squared error clipped at {L:.3g})")

@@ -121,7 +121,8 @@ def holdout_epsilon(y_scale: float, noise: float, leverage: float, n_entries: in
     the tolerance must not depend on the held-out labels it judges). With noise level :math:`\sigma`,
     a held-out residual of a right fit is, to first order, :math:`(\hat F-F)-\xi` with variance
     :math:`\sigma^2(1+h_x)`, :math:`h_x` the leverage of the entry under the fit (the estimation
-    error adds to the noise). Its mean over fresh inputs is :math:`p/N_{tr}` (``leverage``); we use
+    error adds to the noise). ``leverage`` is its mean over fresh inputs: the leave-one-example-out
+    estimate of :func:`.certify.fresh_leverage` (at least the in-sample mean :math:`p/N_{tr}`); we use
     twice that to cover its spread, and add :math:`\sigma\sqrt{1+2h}\,z` with :math:`z` =
     :func:`gaussian_max_quantile` over ``n_entries`` held-out entries. The tolerance depends on the training
     data only, so the PAC statement built on it is valid whatever its calibration; the calibration

@@ -222,6 +222,8 @@ class Certificate:
             failed = sorted(name for name, c in self.checks.items() if not (isinstance(c, dict) and c.get("ok", True)))
             if failed:
                 issues.append(f"certified although checks {failed} failed")
+        if (self.param_radius is not None or self.mse_bound is not None) and not self.assumptions:
+            issues.append("a parameter radius or MSE bound is stated without the assumptions it rests on")
         expect = min(1.0, math.log(1.0 / self.delta) / nd) if self.certified and nd > 0 else 1.0
         if not math.isclose(self.failure_rate_bound, expect, rel_tol=1e-12, abs_tol=0.0):
             issues.append(f"failure_rate_bound = {self.failure_rate_bound!r}, but the rule gives {expect!r}")
