@@ -2,7 +2,7 @@
 
 Usage (``docs/theory_vs_measurement.md`` reports the results)::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/sample_complexity.py           # full grid (~20 min)
+    OPENBLAS_NUM_THREADS=1 python benchmarks/sample_complexity.py           # full grid (11 min measured)
     OPENBLAS_NUM_THREADS=1 python benchmarks/sample_complexity.py --quick   # smoke run (< 1 min)
 
 Measured: for each method and each cell (m, d, k) of three sweeps through a centre, training sizes

@@ -30,7 +30,7 @@
 # The code is `benchmarks/sample_complexity.py`; this notebook only drives it and draws. At quick
 # size (`PROVABLE_MHA_QUICK=1`) it runs a small grid with 3 seeds (all must succeed); otherwise it
 # draws the committed full run (`benchmarks/results/sample_complexity*.csv`), or runs the full grid
-# (about 20 minutes) when those files are absent. Times come from a 2-core machine shared with
+# (11 minutes when measured) when those files are absent. Times come from a 2-core machine shared with
 # other jobs.
 
 # %%
