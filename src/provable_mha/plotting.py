@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["figure_dir", "savefig", "plot_sweep", "plot_widths", "plot_phase_times",
-           "plot_curves", "plot_search_runs", "plot_heads_experiment", "plot_learner_cost"]
+           "plot_curves", "plot_search_runs", "plot_heads_experiment", "plot_learner_cost",
+           "plot_theory_vs_measurement"]
 
 
 def _plt():
@@ -202,5 +203,40 @@ def plot_learner_cost(rows, path=None):
         ax.set_ylabel(lab)
         ax.set_yscale("log")
         ax.legend()
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_theory_vs_measurement(x: Sequence[float], measured: Mapping[str, Sequence[float] | tuple],
+                               theory: Mapping[str, Sequence[float]], *, xlabel: str, ylabel: str,
+                               title: str = "", logx: bool = True, logy: bool = True, ax=None, path=None):
+    """Measured points (markers, optional interval bars) beside theoretical curves (dashed lines).
+
+    ``measured`` maps a label to ``y`` or to ``(y, low, high)`` (bars from ``low`` to ``high``);
+    ``theory`` maps a label to ``y``; all over the common ``x``, NaN points skipped. A curve known
+    only up to a constant should say so in its label. Used by ``notebooks/06_theory_vs_measurement.py``.
+    """
+    plt = _plt()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.5))
+    xs = np.asarray(x, dtype=float)
+    for label, val in measured.items():
+        if isinstance(val, tuple):
+            y, lo, hi = (np.asarray(v, dtype=float) for v in val)
+            ax.errorbar(xs, y, yerr=[y - lo, hi - y], fmt="o-", capsize=3, label=label)
+        else:
+            ax.plot(xs, np.asarray(val, dtype=float), "o-", label=label)
+    for label, y in theory.items():
+        ax.plot(xs, np.asarray(y, dtype=float), "--", lw=1.5, label=label)
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+        ax.tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return _finish(fig, path)
