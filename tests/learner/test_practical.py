@@ -60,3 +60,18 @@ def test_start_points_are_reproducible_and_cycle_scales():
     assert [n for n, _ in a] == [n for n, _ in b]
     assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, b, strict=True))
     assert a[0][0] == "random(scale=1.0)" and a[4][0] == "random(scale=1.0)" and a[1][0] == "random(scale=2.0)"
+
+
+def test_matrix_free_search_matches_the_dense_products_and_converges():
+    layer = pm.planted_instance(2, 6, 3, rng=1)
+    X = pm.sample_boolean(40, 3, 6, 2)
+    Y = layer(X)
+    t = (np.asarray(layer.thetas) + 0.05 * np.random.default_rng(0).standard_normal((2, 6, 6))).ravel()
+    r, _ = practical.varpro_residual(t, X, Y, 2)
+    J = _kaufman_jacobian(t, X, Y, 2)
+    op = practical.varpro_operator(t, r, X, Y, 2)
+    v = np.random.default_rng(1).standard_normal(J.shape[1])
+    np.testing.assert_allclose(op.gradient, J.T @ r, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(op.op.matvec(v), J @ op.scaling(v), rtol=1e-9, atol=1e-12)
+    run = practical.local_search(X, Y, 2, t.reshape(2, 6, 6), linear_algebra="matrix-free")
+    assert run.relative_residual < 1e-12

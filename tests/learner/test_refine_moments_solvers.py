@@ -50,3 +50,18 @@ def test_solve_reports_status_and_sizes_and_refuses_infeasible():
     with pytest.raises(pm.LearnError, match="infeasible"):
         solve(bad, "lp")
     assert solve(bad, "lp", allow_infeasible=True).status == "infeasible"
+
+
+def test_matrix_free_refinement_agrees_with_the_dense_one(monkeypatch):
+    from provable_mha.learner import refine
+
+    layer = pm.planted_instance(2, 6, 3, rng=0)
+    X = pm.sample_boolean(40, 3, 6, 1)
+    rng = np.random.default_rng(2)
+    th = np.asarray(layer.thetas) + 1e-3 * rng.standard_normal((2, 6, 6))
+    ws = np.asarray(layer.ws) + 1e-3 * rng.standard_normal((2, 6, 6))
+    dense = refine.joint_refine(X, layer(X), th, ws, threshold=1e-10)
+    monkeypatch.setattr(refine, "DENSE_MAX_PARAMS", 10)
+    free = refine.joint_refine(X, layer(X), th, ws, threshold=1e-10)
+    assert free.relative_residual < 1e-12 and dense.relative_residual < 1e-12
+    np.testing.assert_allclose(free.thetas, dense.thetas, atol=1e-9)

@@ -102,7 +102,7 @@ def varpro_operator(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.
 #: Above this many attention parameters (m d^2) the search uses :func:`varpro_operator` instead of
 #: the dense normal equations: their (m d^2)^3 solve and (nk) x (m d^3) intermediate dominate there
 #: (crossover measured in docs/learner.md, "Scale").
-DENSE_MAX_PARAMS = 1024
+DENSE_MAX_PARAMS = 512
 
 
 def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
