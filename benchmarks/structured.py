@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import provable_mha as pm
-from provable_mha.learner.structured.body import body_trajectory
+from provable_mha.learner.structured.trajectory import body_trajectory
 
 OUT = Path(__file__).parent / "results"
 N_TEST = 2000

@@ -83,7 +83,7 @@ _ = plotting.plot_search_runs(res, path=FIG / "01_search_runs.png")
 
 # %%
 try:
-    from provable_mha.learner.structured.sculpt import sculpt_trajectory
+    from provable_mha.learner.structured.trajectory import sculpt_trajectory
 except ImportError:  # the sculpting module is not in this installation
     sculpt_trajectory = None
 

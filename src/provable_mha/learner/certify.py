@@ -23,6 +23,7 @@ Every strategy ends here. The statements, their assumptions and proofs are in
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -30,8 +31,8 @@ from ..model import MultiHeadAttention
 from . import policy
 from .result import Certificate
 
-__all__ = ["fresh_distinct", "fresh_leverage", "output_bound", "bernstein_mse_bound", "holdout_certificate",
-           "LEVERAGE_MAX_PARAMS"]
+__all__ = ["fresh_distinct", "fresh_leverage", "inconsistencies", "output_bound", "bernstein_mse_bound",
+           "holdout_certificate", "LEVERAGE_MAX_PARAMS"]
 
 
 def fresh_distinct(X_train: np.ndarray, X_holdout: np.ndarray) -> np.ndarray:
@@ -224,3 +225,66 @@ def holdout_certificate(layer: MultiHeadAttention, X_train: np.ndarray, Xh: np.n
         mse_bound=mse_bound, param_radius=None if param is None else param.get("radius"),
         identifiable=bool(identifiable), reference=reference, checks=dict(checks or {}),
         programs=list(programs or []))
+
+def inconsistencies(cert: Certificate) -> list[str]:
+    r"""Inconsistencies between the stated fields and the rules of :mod:`.certify` (empty: consistent).
+
+    Only what the stored fields determine is checked (the held-out data are not stored):
+
+    * types and ranges: flags are ``bool``; :math:`0\le n'\le n_h` are ``int``;
+      :math:`0<\delta<1`; no NaN; ``rms_residual <= max_residual``;
+    * vacuity: ``vacuous`` must hold when :math:`n'<` :func:`.policy.min_distinct_holdout` (δ) or a
+      reference predictor (zero layer, training mean) meets ε;
+    * ``certified`` implies :math:`n'>0`, ``max_residual <= epsilon``, ``not vacuous`` and no failed
+      entry in ``checks``;
+    * ``failure_rate_bound`` equals :math:`\min(1,\ln(1/\delta)/n')` when certified, else 1.
+
+    A certificate that claims less than it could (not certified although it would be) is not
+    an inconsistency. :func:`provable_mha.load` refuses a file whose certificate has any.
+    """
+
+    def num(v) -> bool:  # a real number >= 0 (inf allowed: no counted held-out input), not NaN/bool
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0
+
+    issues = [f"{name} = {getattr(cert, name)!r} is not a bool" for name in ("certified", "vacuous", "identifiable")
+              if not isinstance(getattr(cert, name), bool)]
+    issues += [f"{name} = {getattr(cert, name)!r} is not a non-negative int"
+               for name in ("n_holdout", "n_distinct_holdout")
+               if not (isinstance(getattr(cert, name), numbers.Integral) and num(getattr(cert, name)))]
+    issues += [f"{name} = {getattr(cert, name)!r} is not a non-negative number"
+               for name in ("delta", "epsilon", "max_residual", "rms_residual", "relative_error",
+                            "failure_rate_bound") if not num(getattr(cert, name))]
+    issues += [f"{name} = {getattr(cert, name)!r} is not None or a non-negative number"
+               for name in ("mse_bound", "param_radius")
+               if getattr(cert, name) is not None and not num(getattr(cert, name))]
+    if not isinstance(cert.reference, dict) or not isinstance(cert.checks, dict):
+        issues.append("reference and checks must be dicts")
+    if issues:
+        return issues  # the rules below need well-typed fields
+    nd, eps = cert.n_distinct_holdout, cert.epsilon
+    if nd > cert.n_holdout:
+        issues.append(f"n_distinct_holdout = {nd} > n_holdout = {cert.n_holdout}")
+    if not 0 < cert.delta < 1:
+        return issues + [f"delta = {cert.delta} is not in (0, 1)"]
+    if cert.rms_residual > cert.max_residual * (1 + 1e-12):
+        issues.append(f"rms_residual {cert.rms_residual!r} > max_residual {cert.max_residual!r}")
+    n_min = policy.min_distinct_holdout(cert.delta)
+    if nd < n_min and not cert.vacuous:
+        issues.append(f"vacuous is false with n_distinct_holdout = {nd} < min_distinct_holdout(delta) = {n_min}")
+    trivial = sorted(name for name, v in cert.reference.items() if not (num(v) and v > eps))
+    if trivial and not cert.vacuous:
+        issues.append(f"vacuous is false although reference {trivial} meets epsilon = {eps!r} (or is not a number)")
+    if cert.certified:
+        if nd == 0 or not cert.max_residual <= eps:
+            issues.append(f"certified with max_residual = {cert.max_residual!r} > epsilon = {eps!r}")
+        if cert.vacuous:
+            issues.append("certified and vacuous at once")
+        failed = sorted(name for name, c in cert.checks.items() if not (isinstance(c, dict) and c.get("ok", True)))
+        if failed:
+            issues.append(f"certified although checks {failed} failed")
+    if (cert.param_radius is not None or cert.mse_bound is not None) and not cert.assumptions:
+        issues.append("a parameter radius or MSE bound is stated without the assumptions it rests on")
+    expect = min(1.0, math.log(1.0 / cert.delta) / nd) if cert.certified and nd > 0 else 1.0
+    if not math.isclose(cert.failure_rate_bound, expect, rel_tol=1e-12, abs_tol=0.0):
+        issues.append(f"failure_rate_bound = {cert.failure_rate_bound!r}, but the rule gives {expect!r}")
+    return issues

@@ -11,8 +11,6 @@ Persistence goes through :func:`provable_mha.save` / :func:`provable_mha.load`, 
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -166,68 +164,14 @@ class Certificate:
         return asdict(self)
 
     def verify(self) -> list[str]:
-        r"""Inconsistencies between the stated fields and the rules of :mod:`.certify` (empty: consistent).
+        """Inconsistencies between the stated fields and the rules of :mod:`.certify` (empty: consistent).
 
-        Only what the stored fields determine is checked (the held-out data are not stored):
-
-        * types and ranges: flags are ``bool``; :math:`0\le n'\le n_h` are ``int``;
-          :math:`0<\delta<1`; no NaN; ``rms_residual <= max_residual``;
-        * vacuity: ``vacuous`` must hold when :math:`n'<` :func:`.policy.min_distinct_holdout` (δ) or a
-          reference predictor (zero layer, training mean) meets ε;
-        * ``certified`` implies :math:`n'>0`, ``max_residual <= epsilon``, ``not vacuous`` and no failed
-          entry in ``checks``;
-        * ``failure_rate_bound`` equals :math:`\min(1,\ln(1/\delta)/n')` when certified, else 1.
-
-        A certificate that claims less than it could (not certified although it would be) is not
-        an inconsistency. :func:`provable_mha.load` refuses a file whose certificate has any.
+        :func:`provable_mha.load` refuses a file whose certificate has any; the rules are
+        :func:`.certify.inconsistencies`, next to the code that makes the statements.
         """
-        from . import policy  # lazy: policy imports scipy
+        from .certify import inconsistencies  # lazy: certify imports this module
 
-        def num(v) -> bool:  # a real number >= 0 (inf allowed: no counted held-out input), not NaN/bool
-            return isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0
-
-        issues = [f"{name} = {getattr(self, name)!r} is not a bool" for name in ("certified", "vacuous", "identifiable")
-                  if not isinstance(getattr(self, name), bool)]
-        issues += [f"{name} = {getattr(self, name)!r} is not a non-negative int"
-                   for name in ("n_holdout", "n_distinct_holdout")
-                   if not (isinstance(getattr(self, name), numbers.Integral) and num(getattr(self, name)))]
-        issues += [f"{name} = {getattr(self, name)!r} is not a non-negative number"
-                   for name in ("delta", "epsilon", "max_residual", "rms_residual", "relative_error",
-                                "failure_rate_bound") if not num(getattr(self, name))]
-        issues += [f"{name} = {getattr(self, name)!r} is not None or a non-negative number"
-                   for name in ("mse_bound", "param_radius")
-                   if getattr(self, name) is not None and not num(getattr(self, name))]
-        if not isinstance(self.reference, dict) or not isinstance(self.checks, dict):
-            issues.append("reference and checks must be dicts")
-        if issues:
-            return issues  # the rules below need well-typed fields
-        nd, eps = self.n_distinct_holdout, self.epsilon
-        if nd > self.n_holdout:
-            issues.append(f"n_distinct_holdout = {nd} > n_holdout = {self.n_holdout}")
-        if not 0 < self.delta < 1:
-            return issues + [f"delta = {self.delta} is not in (0, 1)"]
-        if self.rms_residual > self.max_residual * (1 + 1e-12):
-            issues.append(f"rms_residual {self.rms_residual!r} > max_residual {self.max_residual!r}")
-        n_min = policy.min_distinct_holdout(self.delta)
-        if nd < n_min and not self.vacuous:
-            issues.append(f"vacuous is false with n_distinct_holdout = {nd} < min_distinct_holdout(delta) = {n_min}")
-        trivial = sorted(name for name, v in self.reference.items() if not (num(v) and v > eps))
-        if trivial and not self.vacuous:
-            issues.append(f"vacuous is false although reference {trivial} meets epsilon = {eps!r} (or is not a number)")
-        if self.certified:
-            if nd == 0 or not self.max_residual <= eps:
-                issues.append(f"certified with max_residual = {self.max_residual!r} > epsilon = {eps!r}")
-            if self.vacuous:
-                issues.append("certified and vacuous at once")
-            failed = sorted(name for name, c in self.checks.items() if not (isinstance(c, dict) and c.get("ok", True)))
-            if failed:
-                issues.append(f"certified although checks {failed} failed")
-        if (self.param_radius is not None or self.mse_bound is not None) and not self.assumptions:
-            issues.append("a parameter radius or MSE bound is stated without the assumptions it rests on")
-        expect = min(1.0, math.log(1.0 / self.delta) / nd) if self.certified and nd > 0 else 1.0
-        if not math.isclose(self.failure_rate_bound, expect, rel_tol=1e-12, abs_tol=0.0):
-            issues.append(f"failure_rate_bound = {self.failure_rate_bound!r}, but the rule gives {expect!r}")
-        return issues
+        return inconsistencies(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Certificate:

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 import provable_mha as pm
 from provable_mha.learner.design import design_matrix
-from provable_mha.learner.structured.body import LinearizedBody, curvature_bound, residual_extended
+from provable_mha.learner.structured.body import LinearizedBody
+from provable_mha.learner.structured.curvature import curvature_bound, residual_extended
 
 
 def _forward(thetas, ws, X):

@@ -10,10 +10,10 @@ from provable_mha.learner.structured.sculpt import (
     attention_from_outputs,
     body_centre,
     row_coefficients,
-    sculpt_trajectory,
     simplex_intervals,
     theta_body,
 )
+from provable_mha.learner.structured.trajectory import sculpt_trajectory
 
 TOL = CONTAINMENT_TOL  # stated containment tolerance (log-ratio units)
 

@@ -1,4 +1,4 @@
-"""span{W} by constrained ALS, the g-polytope (containment, vertices), span{Θ} and principal angles."""
+"""span{W} by variable projection, the g-polytope (containment, vertices), span{Θ} and principal angles."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,6 @@ import provable_mha as pm
 from provable_mha.learner.structured.gpolytope import g_polytope, polytope_vertices
 from provable_mha.learner.structured.sculpt import _degenerate_tokens, attention_from_outputs, theta_body
 from provable_mha.learner.structured.span import (
-    _beta_step,
     _contrasts,
     _vp_normal,
     _vp_state,
@@ -34,10 +33,12 @@ def test_square_designs_fit_any_span_without_the_sum_constraint():
     keep = ~np.any([np.all(np.abs(X[:, b] - s * X[:, c]) == 0, -1) for b in range(4) for c in range(b)
                     for s in (1, -1)], axis=0)
     V = orthonormalize(np.random.default_rng(1).standard_normal((2, 8, 8)))
-    _, fit = _beta_step(X[keep], Y[keep], V)
-    assert np.linalg.norm(fit - Y[keep]) / np.linalg.norm(Y[keep]) < 1e-10
-    _, fit_c = _beta_step(X[keep], Y[keep], V, np.eye(2)[0])
-    assert np.linalg.norm(fit_c - Y[keep]) / np.linalg.norm(Y[keep]) > 1e-3
+    Xk, Yk = X[keep], Y[keep]
+    B = np.einsum("nbp,jpe->nejb", Xk, V).reshape(len(Xk), 8, 8)  # square row designs (m k = d)
+    fit = np.einsum("nej,nja->nae", B, np.linalg.solve(B, Yk.transpose(0, 2, 1)))
+    assert np.linalg.norm(fit - Yk) / np.linalg.norm(Yk) < 1e-10  # any basis fits every row
+    R = _vp_state(Xk, Yk, V, _contrasts(4))[0]  # with the common row sum s: it does not
+    assert np.linalg.norm(R) / np.linalg.norm(Yk) > 1e-3
 
 
 def test_w_span_one_head_exact():
@@ -69,13 +70,6 @@ def test_w_span_succeeds_where_als_stalled():
     assert sf.residual < 1e-10 and principal_angles(sf.basis, inst.ws).max() < 1e-6
 
 
-def test_w_span_als_fallback_one_head():
-    inst, X, Y = _data(1, 8, 4, 40, 2)
-    sf = w_span(X, Y, 1, rng=0, method="als")
-    assert sf.residual < 1e-12
-    assert principal_angles(sf.basis, inst.ws).max() < 1e-10
-
-
 def _fd_jacobian(X, Y, U, h=1e-6):
     m, d, _ = U.shape
     f = lambda u: _vp_state(X, Y, u.reshape(m, d, d), _contrasts(X.shape[1]))[0].ravel()  # noqa: E731
@@ -88,11 +82,11 @@ def test_span_normal_equations_match_finite_differences():
     keep = ~_degenerate_tokens(X)
     X, Y = X[keep], Y[keep]
     Hc = _contrasts(4)
-    # residual = the constrained beta-step's, with V_0 = sum_j s_j U_j
+    # the residual is a least-squares residual: orthogonal, row by row, to the contrast columns A_n
     U = orthonormalize(np.random.default_rng(0).standard_normal((2, 8, 8)))
-    R, _, _, _, _, s = _vp_state(X, Y, U, Hc)
-    V = np.stack([np.einsum("j,jpe->pe", s, U), U[1]])
-    assert np.allclose(R, Y - _beta_step(X, Y, V, np.eye(2)[0])[1], atol=1e-10)
+    R = _vp_state(X, Y, U, Hc)[0]
+    A = np.einsum("bt,nbp,jpe->nejt", Hc, X, U).reshape(len(X), 8, -1)
+    assert np.abs(np.einsum("net,nae->nat", A, R)).max() < 1e-10 * np.abs(Y).max()
     # the gradient J^T r is exact everywhere (the dropped Kaufman term is orthogonal to r)
     H, g, R = _vp_normal(X, Y, U, Hc)
     J = _fd_jacobian(X, Y, U)
@@ -111,8 +105,8 @@ def test_w_span_validates():
         w_span(X, Y, 3)
     with pytest.raises(ValueError, match="n\\*k >= m\\*d"):
         w_span(X[:2], Y[:2], 2)
-    with pytest.raises(ValueError, match="method"):
-        w_span(X, Y, 2, method="newton")
+    with pytest.raises(ValueError, match="max_iter"):
+        w_span(X, Y, 2, max_iter=0)
 
 
 @pytest.mark.parametrize("scale,seed", [(1.0, 0), (2.0, 1), (2.0, 2)])

@@ -37,7 +37,7 @@ Adding examples only adds rows, so the bodies are nested and every width is non-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
@@ -45,13 +45,13 @@ import numpy as np
 from ..._einsum import einsum
 from ..._validation import check_array, check_inputs
 from ...solvers import SolveInfo, solve
-from ..policy import COND_MAX, CONTAINMENT_TOL, DEGENERATE_TOL, NOISE_Z, THETA_BOX
+from ..policy import COND_MAX, DEGENERATE_TOL, NOISE_Z, THETA_BOX
 from .constraints import LogRatioRows, box_block, interval_block, logratio_rows
 
 __all__ = [
     "RowCoefficients", "row_coefficients", "AttentionIntervals", "attention_from_outputs",
     "ThetaBody", "theta_body", "BodyCentre", "body_centre", "body_widths",
-    "SculptTrajectory", "sculpt_trajectory", "THETA_BOX",
+    "THETA_BOX",
 ]
 
 _EPS = np.finfo(float).eps
@@ -311,60 +311,3 @@ def body_widths(body: ThetaBody, directions, *, solver: str | None = None) -> np
     solve(prob, "lp", solver)
     Zv = np.asarray(Z.value)
     return np.einsum("pr,pr->r", U.T, Zv[:, :r] - Zv[:, r:])
-
-
-@dataclass
-class SculptTrajectory:
-    """The Θ-body of one head as examples are added in batches.
-
-    ``n_examples[t]`` examples give ``widths[t]`` (one per direction), ``centres[t] (d, d)``
-    (Chebyshev), ``violations[t]`` of the truth (NaN when no truth was given) and ``rows[t]``.
-    """
-
-    n_examples: list[int]
-    widths: np.ndarray
-    centres: list[np.ndarray]
-    violations: list[float]
-    rows: list[int]
-    tolerance: float = CONTAINMENT_TOL
-    info: dict = field(default_factory=dict)
-
-
-def sculpt_trajectory(X, Y, ws, *, head: int = 0, noise: float = 0.0, batch: int = 10,
-                      directions=None, n_directions: int = 4, truth=None, rng=None,
-                      solver: str | None = None) -> SculptTrajectory:
-    """Grow one head's Θ-body batch by batch (known ``ws``) and record widths, centres, containment.
-
-    Parameters
-    ----------
-    head : int
-        Which head's body to follow.
-    batch : int
-        Examples added per step; steps are ``batch, 2*batch, ..., n``.
-    directions : array_like (r, d*d), optional
-        Width directions; default ``n_directions`` random unit vectors from ``rng``.
-    truth : array_like (d, d), optional
-        The true Θ of ``head``; its violation of every body is recorded.
-    """
-    from ..._validation import as_generator, check_positive_int
-
-    Xb, Yb = _check_xy(X, Y)
-    n, k, d = Xb.shape
-    batch = check_positive_int(batch, "batch")
-    W = check_array(ws, "ws", ndim=3)
-    if not 0 <= int(head) < W.shape[0]:
-        raise ValueError(f"head must be in [0, {W.shape[0]}), got {head}")
-    if directions is None:
-        directions = as_generator(rng).standard_normal((n_directions, d * d))
-    ai = attention_from_outputs(Xb, Yb, W, noise=noise)
-    full = theta_body(Xb, ai.lower[:, head], ai.upper[:, head])
-    steps = list(range(batch, n, batch)) + [n]
-    widths, centres, viol, rows = [], [], [], []
-    for t in steps:
-        body = full.upto(t)
-        widths.append(body_widths(body, directions, solver=solver))
-        centres.append(body_centre(body, solver=solver).theta)
-        viol.append(float("nan") if truth is None else body.violation(truth))
-        rows.append(body.rows.n_rows)
-    return SculptTrajectory(steps, np.array(widths), centres, viol, rows,
-                            info={"dropped_examples": ai.coefficients.n_dropped, "head": int(head)})

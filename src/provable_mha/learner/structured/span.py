@@ -13,10 +13,9 @@ and ``s`` from an m×m system. ``U`` is fitted by Levenberg–Marquardt with Kau
 (the gauge :math:`U\to UR`). Starts come from a degree-3 moment (:func:`_moment_starts`): random
 starts end in spurious minima far from the span. A basis is *certified* by its relative
 residual :math:`\|Y-\hat Y\|_F/\|Y\|_F` (round-off when noiseless and the span is right).
-``method="als"`` keeps the former alternating least squares on :math:`(\beta, V)` with the
-gauge :math:`s=e_0` (:math:`V_0=\sum_iW_i`): β-step the constrained row least squares
-:func:`_beta_step`, V-step the W-step design with attention replaced by β. The nuclear-norm
-convex route has :math:`nk^2d^2` variables and is not used.
+(Release 1's alternating least squares on :math:`(\beta, V)` certified none of the measured
+instances and was removed.) The nuclear-norm convex route has :math:`nk^2d^2` variables and is
+not used.
 
 **span{Θ}.** The top-m left singular space of the stacked body centres (least-squares /
 minimum-norm points of the Θ-bodies); :func:`min_norm_point` gives the minimum-Frobenius-norm
@@ -34,7 +33,7 @@ from scipy.linalg import subspace_angles
 
 from ..._einsum import einsum
 from ..._validation import as_generator, check_array, check_positive_int
-from ..design import solve_w
+from ..lsq import DenseNormal, levenberg_marquardt
 from ..moments import crude_sum_w
 from .constraints import box_block, interval_block
 from .sculpt import ThetaBody, _check_xy, _degenerate_tokens
@@ -56,42 +55,6 @@ def principal_angles(a, b) -> np.ndarray:
     A = check_array(a, "a", ndim=3)
     B = check_array(b, "b", ndim=3)
     return subspace_angles(A.reshape(A.shape[0], -1).T, B.reshape(B.shape[0], -1).T)
-
-
-def _beta_step(X, Y, V, s=None):
-    r"""β for fixed V: per-row least squares, optionally with :math:`\sum_b\beta_{ab}=s`.
-
-    With :math:`H=(B^\top B)^{-1}` and :math:`E` summing over tokens, the constrained solution is
-    :math:`\beta=\beta_{ls}-HE^\top(EHE^\top)^{-1}(E\beta_{ls}-s)` (KKT), batched over examples.
-    """
-    n, k, d = X.shape
-    m = V.shape[0]
-    B = einsum("nbp,jpe->nejb", X, V).reshape(n, d, m * k)
-    U, S, Vt = np.linalg.svd(B, full_matrices=False)
-    tol = S[:, :1] * 1e-12
-    Sinv = np.where(S > tol, 1.0 / np.where(S > 0, S, 1.0), 0.0)
-    C = einsum("nij,ni,nei,nae->nja", Vt, Sinv, U, Y)  # (n, mk, k)
-    if s is not None:
-        H = einsum("nij,ni,nil->njl", Vt, Sinv**2, Vt)  # (n, mk, mk)
-        HE = H.reshape(n, m * k, m, k).sum(-1)  # H E^T: (n, mk, m)
-        K = HE.reshape(n, m, k, m).sum(2)  # E H E^T: (n, m, m)
-        viol = C.reshape(n, m, k, k).sum(2) - s[None, :, None]  # (n, m, a)
-        C = C - HE @ (np.linalg.pinv(K, hermitian=True) @ viol)  # K is singular for rank-deficient B
-    fit = einsum("nej,nja->nae", B, C)
-    beta = C.reshape(n, m, k, k).transpose(0, 1, 3, 2)  # [n, j, a, b]
-    return beta, fit
-
-
-def _gauge(V):
-    """Keep V_0 (= sum_i W_i in the gauge s = e_0); make V_1.. orthonormal and orthogonal to V_0."""
-    m, d, _ = V.shape
-    if m == 1:
-        return V
-    M = V.reshape(m, -1).T
-    q0 = M[:, :1] / np.linalg.norm(M[:, 0])
-    rest = M[:, 1:] - q0 @ (q0.T @ M[:, 1:])
-    Q, _ = np.linalg.qr(rest)
-    return np.concatenate([M[:, :1], Q], axis=1).T.reshape(m, d, d)
 
 
 def _contrasts(k: int) -> np.ndarray:
@@ -148,44 +111,36 @@ def _vp_normal(X, Y, U, Hc):
 
 
 def _vp_lm(X, Y, U0, *, max_iter: int, tol: float, window: int = 25):
-    r"""Levenberg–Marquardt on the Grassmannian: ``U`` is re-orthonormalised after every step.
+    r"""Levenberg–Marquardt on the Grassmannian, on the shared core (:mod:`..lsq`).
 
-    A start stops when the residual fell by less than a factor 2 over ``window`` iterations (a
-    spurious minimum: near a zero-residual solution Gauss–Newton converges quadratically).
-
-    The :math:`m^2` gauge directions :math:`\delta V_j = U_l` (``J`` vanishes on them) get the
-    mean curvature added, so the damped system is nonsingular and steps stay orthogonal to them.
+    ``U`` is re-orthonormalised after every step (the core's ``retract``). A start stops when the
+    residual fell by less than a factor 2 (the cost by 4) over ``window`` iterations: a spurious
+    minimum, since near a zero-residual solution Gauss–Newton converges quadratically. The
+    :math:`m^2` gauge directions :math:`\delta V_j = U_l` (``J`` vanishes on them) get the mean
+    curvature added, so the damped system is nonsingular and steps stay orthogonal to them.
     Returns ``(U, relative residual, iterations)``.
     """
     n, k, d = X.shape
     m = U0.shape[0]
     Hc = _contrasts(k)
     yn = float(np.linalg.norm(Y))
-    U = orthonormalize(U0)
-    res = float(np.linalg.norm(_vp_state(X, Y, U, Hc)[0])) / yn
-    lam, it, hist = 1e-3, 0, [res]
-    for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
-        if res <= tol or (len(hist) > window and hist[-1 - window] < 2 * res):
-            break
+
+    def residual(u):
+        return _vp_state(X, Y, u.reshape(m, d, d), Hc)[0].ravel()
+
+    def linearize(u, r):
+        U = u.reshape(m, d, d)
         H, g, _ = _vp_normal(X, Y, U, Hc)
         gauge = np.zeros((m, m, m, d * d))
         for j in range(m):
             gauge[j, :, j] = U.reshape(m, -1)
         gauge = gauge.reshape(m * m, -1).T  # orthonormal columns (U is)
-        H += np.trace(H) / H.shape[0] * (gauge @ gauge.T)
-        D = np.diag(np.maximum(np.diag(H), 1e-12 * np.max(np.diag(H))))
-        improved = False
-        while lam < 1e16:
-            Un = orthonormalize(U + np.linalg.solve(H + lam * D, -g).reshape(m, d, d))
-            rn = float(np.linalg.norm(_vp_state(X, Y, Un, Hc)[0])) / yn
-            if rn < res:
-                U, res, improved, lam = Un, rn, True, max(lam / 3, 1e-12)
-                break
-            lam *= 4
-        hist.append(res)
-        if not improved:
-            break
-    return U, res, it
+        return DenseNormal(H + np.trace(H) / H.shape[0] * (gauge @ gauge.T), g)
+
+    res = levenberg_marquardt(residual, linearize, orthonormalize(U0).ravel(),
+                              retract=lambda u, step: orthonormalize((u + step).reshape(m, d, d)).ravel(),
+                              max_iter=max_iter, ftol=0.5 * (tol * yn) ** 2, stall_window=window, stall_ratio=4.0)
+    return res.x.reshape(m, d, d), float(np.linalg.norm(res.r)) / yn, res.iterations
 
 
 def _moment_starts(X, Y, m: int, count: int, candidates: int, gen):
@@ -217,30 +172,6 @@ def _moment_starts(X, Y, m: int, count: int, candidates: int, gen):
     return [c[1] for c in cands[:count]]
 
 
-def _als(X, Y, V, *, max_iter: int, tol: float, stall: float):
-    """Constrained ALS with Bro's extrapolation from ``V``; returns ``(V, residual, iterations)``."""
-    n, k, d = X.shape
-    m = V.shape[0]
-    e0 = np.eye(m)[0]
-    ynorm = float(np.linalg.norm(Y))
-    Yf = Y.reshape(n * k, d)
-    V = _gauge(V)
-    res_prev, res, it, omega = np.inf, np.inf, 0, 1.0
-    for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
-        beta, fit = _beta_step(X, Y, V, e0)
-        res = float(np.linalg.norm(fit - Y)) / ynorm
-        if res <= tol or res > res_prev * (1 - stall):
-            break
-        res_prev = res
-        AX = einsum("njab,nbp->najp", beta, X).reshape(n * k, m * d)
-        Vn = _gauge(solve_w(AX, Yf).reshape(m, d, d))
-        Vt = _gauge(Vn + omega * (Vn - V))  # line-search extrapolation V + omega (Vn - V)
-        rt = float(np.linalg.norm(_beta_step(X, Y, Vt, e0)[1] - Y)) / ynorm
-        rn = float(np.linalg.norm(_beta_step(X, Y, Vn, e0)[1] - Y)) / ynorm
-        V, omega = (Vt, min(omega * 1.5, 64.0)) if rt < rn else (Vn, 1.0)
-    return V, res, it
-
-
 @dataclass
 class SpanFit:
     r"""A basis of :math:`\mathrm{span}\{W_i\}` fitted from data.
@@ -268,8 +199,8 @@ class SpanFit:
     dropped: int = 0
 
 
-def w_span(X, Y, m: int, *, restarts: int = 6, max_iter: int | None = None, tol: float = 1e-13,
-           stall: float = 1e-6, rng=None, init=None, method: str = "lm") -> SpanFit:
+def w_span(X, Y, m: int, *, restarts: int = 6, max_iter: int = 200, tol: float = 1e-13, rng=None,
+           init=None) -> SpanFit:
     r"""Fit an m-dimensional :math:`\mathrm{span}\{W_i\}` (module docstring).
 
     Parameters
@@ -278,27 +209,20 @@ def w_span(X, Y, m: int, *, restarts: int = 6, max_iter: int | None = None, tol:
     m : int
         Number of heads; :math:`mk\le d` is required.
     restarts : int
-        Starts (the first uses ``init`` when given); stops early once a start reaches ``tol``.
-        ``"lm"``: the best of ``10 * restarts`` moment starts by residual; ``"als"``: random.
-    max_iter : int, optional
-        Iterations per start (default 200 for ``"lm"``, 400 ALS sweeps for ``"als"``).
+        Starts (the first uses ``init`` when given): the best of ``10 * restarts`` moment starts by
+        residual; stops early once a start reaches ``tol``.
+    max_iter : int
+        Levenberg–Marquardt iterations per start.
     tol : float
         Target relative residual.
-    stall : float
-        ALS only: stop a start when a sweep improves the residual by less than this fraction.
     init : array_like (m, d, d), optional
         A starting basis (e.g. from a crude moment estimate).
-    method : {"lm", "als"}
-        Variable-projection Levenberg–Marquardt (default) or constrained ALS.
     """
     Xb, Yb = _check_xy(X, Y)
     n, k, d = Xb.shape
     m = check_positive_int(m, "m")
     restarts = check_positive_int(restarts, "restarts")
-    if method not in ("lm", "als"):
-        raise ValueError(f"method must be 'lm' or 'als', got {method!r}")
-    max_iter = check_positive_int(max_iter if max_iter is not None else (200 if method == "lm" else 400),
-                                  "max_iter")
+    max_iter = check_positive_int(max_iter, "max_iter")
     if m * k > d:
         raise ValueError(f"w_span needs m*k <= d (got m={m}, k={k}, d={d})")
     if n * k < m * d:
@@ -308,12 +232,7 @@ def w_span(X, Y, m: int, *, restarts: int = 6, max_iter: int | None = None, tol:
     if keep.sum() * k < m * d:
         raise ValueError(f"too few non-degenerate examples ({int(keep.sum())}) for m*d = {m * d}")
     Xb, Yb = Xb[keep], Yb[keep]
-    if method == "lm":
-        starts = _moment_starts(Xb, Yb, m, restarts, 10 * restarts, gen)
-    else:
-        S0 = _moment_starts(Xb, Yb, 1, 1, 1, gen)[0]
-        starts = [np.concatenate([S0, gen.standard_normal((m - 1, d, d)) / np.sqrt(d)])
-                  for _ in range(restarts)]
+    starts = _moment_starts(Xb, Yb, m, restarts, 10 * restarts, gen)
     if init is not None:
         V = check_array(init, "init", ndim=3).copy()
         if V.shape != (m, d, d):
@@ -322,13 +241,9 @@ def w_span(X, Y, m: int, *, restarts: int = 6, max_iter: int | None = None, tol:
     best: SpanFit | None = None
     history = []
     for V in starts:
-        if method == "lm":
-            U, res, it = _vp_lm(Xb, Yb, V, max_iter=max_iter, tol=tol)
-            s = _vp_state(Xb, Yb, U, _contrasts(k))[5]
-            sum_w = np.einsum("j,jpe->pe", s, U)
-        else:
-            U, res, it = _als(Xb, Yb, V, max_iter=max_iter, tol=tol, stall=stall)
-            sum_w = U[0].copy()
+        U, res, it = _vp_lm(Xb, Yb, V, max_iter=max_iter, tol=tol)
+        s = _vp_state(Xb, Yb, U, _contrasts(k))[5]
+        sum_w = np.einsum("j,jpe->pe", s, U)
         history.append({"residual": res, "iterations": it})
         if best is None or res < best.residual:
             best = SpanFit(orthonormalize(U), res, it, sum_w=sum_w)
