@@ -99,6 +99,17 @@ def savefig(fig, path) -> Path:
     return path
 
 
+def _plain_ticks_within_a_decade(ax) -> None:
+    """On a log y axis spanning less than a decade, a few plain-number ticks (0.675, not 6.75e-1)."""
+    lo, hi = ax.get_ylim()
+    if ax.get_yscale() == "log" and lo > 0 and hi / lo < 10:
+        from matplotlib import ticker
+
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=5))
+        ax.yaxis.set_major_formatter(ticker.ScalarFormatter(useOffset=False))
+        ax.yaxis.set_minor_locator(ticker.NullLocator())
+
+
 def _finish(fig, path):
     if path is not None:
         savefig(fig, path)
@@ -142,13 +153,16 @@ def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], *, xl
         axes = list(axes[:, 0])
     for a, (label, names) in zip(axes, panels.items(), strict=True):
         for name in names:
-            a.plot(x, np.asarray(curves[name], dtype=float), "o-", label=name)
+            a.plot(x, np.asarray(curves[name], dtype=float), "o-" if len(x) <= 40 else "-", label=name)
         a.set_yscale("log" if logy else "linear")
+        _plain_ticks_within_a_decade(a)
         a.set_ylabel(label)
         if len(names) > 1:
             a.legend()
     if logx:
         axes[-1].set_xscale("log")
+    elif np.all(np.mod(np.asarray(x, dtype=float), 1) == 0):
+        axes[-1].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axes[-1].set_xlabel(xlabel)
     if title:
         axes[0].set_title(title)
@@ -171,7 +185,7 @@ def plot_sweep(summary: Sequence[Mapping], path=None, tol: float | None = None):
     if not summary:
         raise ValueError("nothing to plot: the sweep summary is empty")
     plt = _plt()
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.6), sharex=True)
     groups: dict[tuple, list[Mapping]] = {}
     for s in summary:
         key = (s["m"], s["d"], s["k"], s["scale"], s.get("method", "practical"), s.get("noise", 0.0))
@@ -188,7 +202,7 @@ def plot_sweep(summary: Sequence[Mapping], path=None, tol: float | None = None):
         ax0.axhline(tol, color="0.3", ls="--", lw=1,
                     label=f"success threshold: test error <= {tol:g}")
     ax0.set_yscale("log")
-    ax0.set_ylabel("median relative test error\n(over seeds, dimensionless)")
+    ax0.set_ylabel("median relative test error\n(seeds that learned; dimensionless)")
     ax1.set_ylabel("success rate (fraction of seeds)")
     ax1.set_ylim(-0.05, 1.05)
     for ax in (ax0, ax1):
@@ -236,10 +250,9 @@ def plot_phase_times(result, ax=None, path=None):
     secs = [max(p.seconds, 1e-4) for p in result.phases]
     ax.barh(names[::-1], secs[::-1], color=_COLORS[0])
     ax.set_xscale("log")
-    ax.set_xlabel("wall time (s, log scale; bars start at 0.1 ms)")
+    ax.set_xlabel("wall time (s, log scale)")
     ax.set_ylabel("phase")
-    ax.set_title(f"phases of pm.learn ({_METHODS.get(result.method, result.method)}), "
-                 f"total {result.seconds:.2f} s")
+    ax.set_title(f"pm.learn, {_METHODS.get(result.method, result.method)}: {result.seconds:.2f} s in all")
     fig.tight_layout()
     return _finish(fig, path)
 
@@ -264,6 +277,7 @@ def plot_search_runs(result, threshold: float | None = None, ax=None, path=None)
         ax.axhline(thr, color="0.3", ls="--", lw=1,
                    label=f"acceptance threshold {thr:.1e}: a start at or below it is accepted")
     ax.legend()
+    ax.xaxis.set_major_locator(_plt().MaxNLocator(integer=True))
     ax.set_xlabel("start (sorted by residual)")
     ax.set_ylabel("relative training residual\n||F(X) - Y|| / ||Y|| (dimensionless)")
     ax.set_title(f"{len(res)} start{'s' if len(res) != 1 else ''} of the practical search")
