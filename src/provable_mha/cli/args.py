@@ -239,8 +239,8 @@ def writable_path(path: str | os.PathLike | None, what: str = "output") -> str |
         return None
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
-    if p.exists() and p.is_dir():
-        raise UsageError(f"{what} path {str(p)!r} is a directory")
+    if p.is_dir() or str(path).endswith(("/", os.sep)) or not p.name:
+        raise UsageError(f"{what} path {str(path)!r} is a directory, not a file")
     if not parent.is_dir():
         raise UsageError(f"{what} path {str(p)!r}: directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):

@@ -9,6 +9,7 @@ prints only the JSON object of ``docs/cli.md``.
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 
@@ -82,9 +83,13 @@ def run_demo(args) -> int:
     """``demo``: a default planted instance at 3x the information limit, end to end."""
     import provable_mha as pm
 
-    from ..learner import min_examples
+    from ..learner import information_limit
 
-    n_train = 3 * min_examples(args.m, args.d, args.k)
+    limit = information_limit(args.m, args.d, args.k)
+    if not math.isfinite(limit):
+        raise ValueError("demo needs --k >= 2: with one token attention is constant and Theta is not "
+                         "identified (the information limit is infinite)")
+    n_train = 3 * math.ceil(limit)
     n_hold = args.n_holdout
     n = args.n or n_train + n_hold
     if n_hold >= n:
@@ -96,7 +101,7 @@ def run_demo(args) -> int:
     print(f"== planted instance: {planted}, k={args.k}, scale={args.scale}, seed={args.seed}")
     print(pm.check_conditions(planted, k=args.k))
     print(f"\n== learning from n={n} random Boolean examples: {n - round(args.holdout * n)} to "
-          f"train (3x the information limit 2md/k = {min_examples(args.m, args.d, args.k)}), "
+          f"train (3x the information limit n* = max(2md/k, d^2/(k(k-1))) = {limit:.3g}), "
           f"{round(args.holdout * n)} held out for the certificate")
     trial, seconds = _trial(args, progress=show_progress(args))
     print(format_summary(trial.result, args.m, args.d, args.k, seconds))
@@ -112,7 +117,8 @@ def problem_args(p, n_default: int | None) -> None:
     p.add_argument("--k", type=int_at_least(1), default=4, help="tokens per example")
     if n_default is None:
         p.add_argument("--n", type=int_at_least(2), default=None,
-                       help="examples, training and held out (default: 3x 2md/k to train plus --n-holdout)")
+                       help="examples, training and held out (default: 3x the information limit to train, "
+                            "plus --n-holdout)")
     else:
         p.add_argument("--n", type=int_at_least(2), default=n_default,
                        help="examples, training and held out (--holdout of them are held out)")
