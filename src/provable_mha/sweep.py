@@ -301,13 +301,6 @@ def _best(best: float, row: dict) -> float:
     return min(best, err) if ok else best
 
 
-def _close_store(fh, path: Path) -> None:
-    """Close (flushing a row still in the buffer) and drop a torn last line, if any."""
-    fh.close()
-    if path.exists():
-        _repair(path)
-
-
 def run_sweep(cells: Sequence[Cell], path, *, func: Callable[[Cell], dict] | None = None,
               n_jobs: int = 1, scheduler=None, progress: bool | None = None) -> list[dict]:
     """Run the cells not yet in ``path`` and append one row per finished cell.
@@ -369,7 +362,8 @@ def run_sweep(cells: Sequence[Cell], path, *, func: Callable[[Cell], dict] | Non
     except KeyboardInterrupt as exc:
         if results is not None:
             results.close()  # stops the back end (joblib workers, Dask client) before returning
-        _close_store(fh, path)
+        fh.close()  # flushes a row still in the buffer; a row cut mid-write is dropped next
+        _repair(path)
         keys = {c.key for c in cells}
         finished = sum(cell_key(r) in keys for r in read_results(path))
         raise SweepInterrupted(finished, len(cells), path) from exc

@@ -49,9 +49,11 @@ documentation: docs/cli.md (options, JSON schema), docs/learner.md (the algorith
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``provable-mha`` argument parser with all subcommands."""
+    from .. import __version__
     from . import gd, hardness, learn, sweep
 
     p = Parser(prog="provable-mha", description=DESCRIPTION, epilog=EPILOG)
+    p.add_argument("--version", action="version", version=f"provable-mha {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="command",
                            title="commands")
     for module in (learn, hardness, gd, sweep):

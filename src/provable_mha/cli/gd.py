@@ -38,7 +38,7 @@ def _experiment(args):
     parts = []
     with delayed_bar(args.H, args, "gd: heads", "H") as bar:
         for H in bar:
-            bar.set_postfix_str(f"H={H}")
+            bar.set_postfix_str(f"H={H}", refresh=False)
             parts.append(heads_experiment([H], n=args.n, n_test=args.n_test, T=args.T, d=args.d,
                                           steps=args.steps, lr=args.lr, seeds=args.seeds,
                                           init_scale=args.init_scale,
@@ -83,7 +83,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "provable-mha gd --H 2,8 --lr safe"))
     p.add_argument("--H", type=positive_ints, default="1,2,4,8",
                    help="head counts: a list 1,2,4,8 or a range 1..4")
-    p.add_argument("--n", type=int_at_least(1), default=200, help="training examples")
+    # plain int: n >= 1 is checked before any work by the memory estimate and by gd itself
+    p.add_argument("--n", type=int, default=200, help="training examples")
     p.add_argument("--n-test", type=int_at_least(1), default=2000, help="test examples")
     p.add_argument("--T", type=int_at_least(1), default=8, help="tokens per example")
     p.add_argument("--d", type=int_at_least(1), default=16, help="token dimension")

@@ -29,7 +29,7 @@ def run(args) -> int:
     rows = []
     with delayed_bar(pairs, args, "hardness: exact enumeration", "row") as bar:
         for m, d in bar:
-            bar.set_postfix_str(f"m={m} d={d}")
+            bar.set_postfix_str(f"m={m} d={d}", refresh=False)
             rows.extend(sq_table([m], [d], tau=args.tau))
     print("parity family, k = 2, exact enumeration over all 2^(2d) inputs")
     print(format_sq_table(rows))
