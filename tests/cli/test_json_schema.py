@@ -70,3 +70,29 @@ def test_human_summary_comes_first(capsys):
     assert lines[2].startswith("statement:  With probability at least 0.95 over the held-out draw")
     assert "x the information limit n* = 8" in lines[3] and "2md/k = 8" in lines[3]
     assert lines[4].startswith("time:       search ") and "certify" in lines[4]
+
+
+def _cert(**kw):
+    base = dict(certified=False, vacuous=False, statement="", assumptions=[], n_holdout=8,
+                n_distinct_holdout=4, delta=0.05, epsilon=1e-8, max_residual=1e-15, rms_residual=1e-15,
+                relative_error=1e-15, failure_rate_bound=1.0)
+    return pm.Certificate(**{**base, **kw})
+
+
+def test_pac_sentence_in_every_case():
+    from provable_mha.cli.report import outcome, pac_sentence
+
+    ok = _cert(certified=True, n_distinct_holdout=20, failure_rate_bound=0.15, param_radius=4.3e-9)
+    assert outcome(ok) == "certified"
+    assert pac_sentence(ok) == ("With probability at least 0.95 over the held-out draw, a fresh input has max "
+                                "residual above 1e-08 with probability at most 0.15 (all 20 distinct unseen "
+                                "held-out inputs fit within it), and every layer that fits the training data "
+                                "in the trust region is within 4.3e-09 of the learned parameters.")
+    vac = _cert(vacuous=True, statement="VACUOUS, not certified: only 4 < 6 distinct unseen held-out inputs "
+                                        "[under: examples are independent]")
+    assert outcome(vac) == "vacuous"
+    assert pac_sentence(vac) == "The held-out check proves nothing here: only 4 < 6 distinct unseen held-out inputs."
+    bad = _cert(statement="NOT certified: held-out max residual 2.75e-01 exceeds eps = 1.26e-08 on 49 inputs")
+    assert outcome(bad) == "not certified"
+    assert pac_sentence(bad) == ("The held-out check failed: held-out max residual 2.75e-01 exceeds "
+                                 "eps = 1.26e-08 on 49 inputs.")
