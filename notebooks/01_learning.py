@@ -130,7 +130,8 @@ worst = np.where(np.isfinite(errs).all(axis=1), np.max(np.maximum(errs, 1e-17), 
 best = np.array([np.min(np.maximum(r[np.isfinite(r)], 1e-17)) if np.isfinite(r).any() else np.nan
                  for r in errs])
 _ = plotting.plot_curves(ns, {"best seed": best, "worst seed (gap: a seed failed)": worst},
-                     xlabel="examples n (80% train)", ylabel="relative test error",
-                     title=f"m={m}, d={d}, k={k}, scale={scale}; 2md/k={min_examples(m, d, k)}",
-                     path=FIG / "01_test_error_vs_n.png")
+                        xlabel="examples n (80% train, 20% held out)",
+                        ylabel="relative test error ||F(X) - Y|| / ||Y||", same_quantity=True,
+                        title=f"m={m}, d={d}, k={k}, scale={scale}; 2md/k={min_examples(m, d, k)}",
+                        path=FIG / "01_test_error_vs_n.png")
 assert np.all(errs[-1] < 1e-6)

@@ -95,17 +95,10 @@ for seed in seeds:
           f"{t.metrics['head_error']:.2e}, learned Θ singular values (head 0) {np.round(sv[0], 4)}")
     assert t.metrics["test_error"] < 1e-6
 
-# %%
-import matplotlib.pyplot as plt  # noqa: E402
+# %% [markdown]
+# The singular values of each head's $\Theta_i$, planted and learned: rank $d/h$ in both.
 
+# %%
 t = results[0]
-fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-for ax, lay, name in ((axes[0], t.planted, "planted"), (axes[1], t.result.layer, "learned")):
-    sv = np.linalg.svd(lay.thetas, compute_uv=False)
-    for i in range(h):
-        ax.semilogy(np.maximum(sv[i], 1e-18), "o-", label=f"head {i}")
-    ax.set_title(f"{name} Θ_i singular values", fontsize=10)
-    ax.set_xlabel("index")
-    ax.legend(fontsize=8)
-fig.tight_layout()
-_ = plotting.savefig(fig, FIG / "04_low_rank_spectrum.png")
+_ = plotting.plot_singular_values({"planted": t.planted, "learned": t.result.layer},
+                                  path=FIG / "04_low_rank_spectrum.png")

@@ -43,3 +43,40 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
     client.execute()  # raises CellExecutionError with the traceback if any cell fails
     written = {p.name for p in tmp_path.glob("*.png") if p.stat().st_size > 1000}
     assert EXPECTED[name] <= written
+
+
+def test_notebook_run_as_a_script_writes_figures_beside_itself(tmp_path):
+    """``python path/to/notebook.py`` from another directory: figures go to path/to/figures/."""
+    import shutil
+    import subprocess
+
+    nb_dir, elsewhere = tmp_path / "nb", tmp_path / "elsewhere"
+    nb_dir.mkdir()
+    elsewhere.mkdir()
+    script = shutil.copy(NOTEBOOKS / "04_torch_layer.py", nb_dir)
+    env = {k: v for k, v in os.environ.items() if k != "PROVABLE_MHA_FIGURES"}
+    env.update(PROVABLE_MHA_QUICK="1", MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([str(NOTEBOOKS.parent / "src"), env.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, os.path.relpath(script, elsewhere)], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (nb_dir / "figures" / "04_low_rank_spectrum.png").stat().st_size > 1000
+    assert list(elsewhere.iterdir()) == []  # nothing written in the working directory
+
+
+def test_figure_dir_is_relative_to_the_calling_script(tmp_path, monkeypatch):
+    import subprocess
+
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "make.py"
+    script.write_text("from provable_mha import plotting\nprint(plotting.figure_dir())\n"
+                      "print(plotting.figure_dir('out/figs'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PROVABLE_MHA_FIGURES"}
+    env["PYTHONPATH"] = os.pathsep.join([str(NOTEBOOKS.parent / "src"), env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()
+    assert out == [str(tmp_path / "scripts" / "figures"), str(tmp_path / "scripts" / "out" / "figs")]
+    env["PROVABLE_MHA_FIGURES"] = str(tmp_path / "chosen")
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()
+    assert out == [str(tmp_path / "chosen")] * 2

@@ -6,7 +6,16 @@ import os
 
 import pytest
 
-from provable_mha.sweep import COLUMNS, Cell, grid, read_results, run_cell, run_sweep, summarize
+from provable_mha.sweep import (
+    COLUMNS,
+    Cell,
+    SweepInterrupted,
+    grid,
+    read_results,
+    run_cell,
+    run_sweep,
+    summarize,
+)
 
 TINY = functools.partial(run_cell, n_test=50, restarts=2)
 
@@ -77,6 +86,41 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path):
         assert tuple(next(csv.reader(fh))) == COLUMNS
     summary = summarize(rows)
     assert {(s["n"], s["success_rate"]) for s in summary} == {(3, 0.0), (40, 1.0)}
+
+
+def _ctrl_c_after(limit, counter, cell):
+    if len(counter) >= limit:
+        raise KeyboardInterrupt
+    counter.append(cell.key)
+    return TINY(cell)
+
+
+def test_ctrl_c_raises_sweep_interrupted_with_counts_and_a_closed_store(tmp_path):
+    path = tmp_path / "sweep.csv"
+    cells = _cells()
+    run_sweep(cells[:1], path, func=TINY)  # one cell finished by an earlier run
+    first: list = []
+    with pytest.raises(SweepInterrupted) as info:
+        run_sweep(cells, path, func=functools.partial(_ctrl_c_after, 2, first))
+    exc = info.value
+    assert isinstance(exc, KeyboardInterrupt)  # code that catches Ctrl-C still sees one
+    assert (exc.done, exc.total, exc.path) == (3, len(cells), path)
+    assert str(exc) == f"interrupted after 3 of {len(cells)} cells; rerun the same command to resume"
+    text = path.read_text()
+    assert text.endswith("\n") and len(read_results(path)) == 3 == len(text.splitlines()) - 1
+    rest: list = []
+    new = run_sweep(cells, path, func=functools.partial(_ctrl_c_after, 99, rest))
+    assert len(new) == len(cells) - 3 and not set(rest) & set(first)
+
+
+def test_progress_bar_counts_all_cells_and_reports_the_best_error(tmp_path, capsys):
+    cells = grid([1], [4], [2], [3, 40], seed=[0, 1])
+    run_sweep(cells[:1], tmp_path / "p.csv", func=TINY, progress=False)
+    assert capsys.readouterr().err == ""
+    run_sweep(cells, tmp_path / "p.csv", func=TINY, progress=True)
+    err = capsys.readouterr().err
+    assert "sweep" in err and "1/4" in err and "4/4" in err  # resumed cells count as done
+    assert "best test err" in err and "1 failed" in err  # n=3 is below the information limit
 
 
 def test_foreign_file_is_refused(tmp_path):

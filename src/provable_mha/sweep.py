@@ -11,7 +11,9 @@ cell is a pure function of its key.
 :func:`run_sweep` appends one CSV row per *finished* cell, flushed and ``fsync``-ed before the next
 is written, so a crash loses at most the cells still running; rerunning the same command skips
 every cell already in the file (never recomputed, never duplicated) and drops a torn last line
-left by a crash. Cells run serially, in local worker processes (joblib/loky) or on a Dask
+left by a crash. Ctrl-C raises :class:`SweepInterrupted` after closing the file with complete
+rows only; a progress bar over the cells (done/total, ETA, best test error so far) is shown on
+stderr when it is a terminal. Cells run serially, in local worker processes (joblib/loky) or on a Dask
 cluster (``scheduler="local"`` for a :class:`distributed.LocalCluster`, ``"tcp://host:port"`` for
 a running scheduler; Dask is the optional extra ``provable_mha[distributed]``).
 """
@@ -31,8 +33,8 @@ import numpy as np
 
 from ._validation import check_positive_int
 
-__all__ = ["Cell", "Trial", "grid", "run_trial", "run_cell", "run_sweep", "read_results",
-           "summarize", "cell_key", "COLUMNS", "KEY"]
+__all__ = ["Cell", "Trial", "grid", "run_trial", "run_cell", "run_sweep", "SweepInterrupted",
+           "read_results", "summarize", "cell_key", "COLUMNS", "KEY"]
 
 KEY = ("m", "d", "k", "n", "scale", "seed", "method", "noise")
 COLUMNS = KEY + ("status", "n_train", "n_holdout", "train_error", "holdout_error", "test_error",
@@ -263,6 +265,42 @@ def _dask(func, cells, scheduler, n_jobs):
             own_cluster.close()
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_sweep`. The store was closed holding complete rows only.
+
+    Attributes
+    ----------
+    done : int
+        Cells of the grid now in the file (finished before or during this call).
+    total : int
+        Cells in the grid.
+    path : Path
+        The CSV store; running the same sweep again resumes from it.
+    """
+
+    def __init__(self, done: int, total: int, path: Path) -> None:
+        super().__init__(f"interrupted after {done} of {total} cells; rerun the same command to resume")
+        self.done, self.total, self.path = done, total, path
+
+
+def _progress_bar(total: int, done: int, progress: bool | None):
+    """tqdm bar over all cells (the ones already in the file count as done): done/total, ETA."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc="sweep", unit="cell", dynamic_ncols=True,
+                disable=(not progress) if progress is not None else None)
+
+
+def _best(best: float, row: dict) -> float:
+    """Lowest test error so far (rows of other functions may have none)."""
+    try:
+        err = float(row.get("test_error", "nan"))
+    except (TypeError, ValueError):
+        return best
+    ok = row.get("status", "ok") == "ok" and np.isfinite(err)
+    return min(best, err) if ok else best
+
+
 def run_sweep(cells: Sequence[Cell], path, *, func: Callable[[Cell], dict] | None = None,
               n_jobs: int = 1, scheduler=None, progress: bool | None = None) -> list[dict]:
     """Run the cells not yet in ``path`` and append one row per finished cell.
@@ -280,12 +318,19 @@ def run_sweep(cells: Sequence[Cell], path, *, func: Callable[[Cell], dict] | Non
     scheduler : None, "local", "tcp://host:port" or distributed.Client
         Use Dask instead of joblib.
     progress : bool, optional
-        tqdm bar over cells (default: only on a terminal).
+        Progress bar on stderr over all cells of the grid: cells done/total, rate, ETA, the best
+        test error so far and the failures (default: only when stderr is a terminal).
 
     Returns
     -------
     list of dict
         The rows computed by this call (cells already in the file are skipped).
+
+    Raises
+    ------
+    SweepInterrupted
+        On Ctrl-C (a :class:`KeyboardInterrupt`): the running cells are abandoned, the file keeps
+        every finished row and no torn one, and the same call resumes.
     """
     func = run_cell if func is None else func
     n_jobs = check_positive_int(n_jobs, "n_jobs")
@@ -296,6 +341,7 @@ def run_sweep(cells: Sequence[Cell], path, *, func: Callable[[Cell], dict] | Non
     done, fh = _open_store(path)
     todo = [c for c in cells if c.key not in done]
     new: list[dict] = []
+    results = None
     try:
         if scheduler is not None:
             results = _dask(func, todo, scheduler, n_jobs)
@@ -303,17 +349,27 @@ def run_sweep(cells: Sequence[Cell], path, *, func: Callable[[Cell], dict] | Non
             results = _joblib(func, todo, n_jobs)
         else:
             results = _serial(func, todo)
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(todo), desc=f"sweep ({len(cells) - len(todo)} done)", unit="cell",
-                   disable=(not progress) if progress is not None else None)
-        with bar:
+        best, failed = float("inf"), 0
+        with _progress_bar(len(cells), len(cells) - len(todo), progress) as bar:
             for row in results:
                 _append(fh, [row.get(c, "") for c in COLUMNS])
                 new.append(row)
+                best = _best(best, row)
+                failed += row.get("status", "ok") != "ok"
+                bar.set_postfix_str(f"best test err {best:.1e}, {failed} failed"
+                                    if np.isfinite(best) else f"{failed} failed", refresh=False)
                 bar.update(1)
+    except KeyboardInterrupt as exc:
+        if results is not None:
+            results.close()  # stops the back end (joblib workers, Dask client) before returning
+        fh.close()  # flushes a row still in the buffer; a row cut mid-write is dropped next
+        _repair(path)
+        keys = {c.key for c in cells}
+        finished = sum(cell_key(r) in keys for r in read_results(path))
+        raise SweepInterrupted(finished, len(cells), path) from exc
     finally:
-        fh.close()
+        if not fh.closed:
+            fh.close()
     return new
 
 
