@@ -10,28 +10,13 @@ import argparse
 
 import numpy as np
 
-from .args import UsageError, int_at_least, nonneg_float, positive_ints, writable_path
+from .args import HelpFormatter, UsageError, examples, int_at_least, nonneg_float, positive_ints, writable_path
 
-__all__ = ["register", "run", "HelpFormatter"]
+__all__ = ["register", "run"]
 
-EXAMPLES = """\
-examples:
-  provable-mha export --kind planted --m 2 --d 8 --k 4 --n 400 --seed 0 --out data.npz
-  provable-mha export --kind parity --m 3 --d 7 --secret 2,5 --n 200 --out parity.npz --csv parity.csv
-  provable-mha score --dataset data.npz --predictions preds.npy
-
-The file loads with pm.load_dataset(path) (verifies the card and the sha256 digest) or with
-numpy.load(path): keys X_train, Y_train, X_test, Y_test, thetas, ws and card (JSON text).
-"""
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the description's line breaks and show defaults (not ``None``/``False``: the help says)."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
+EXAMPLES = examples(
+    "provable-mha export --kind planted --m 2 --d 8 --k 4 --n 400 --seed 0 --out data.npz",
+    "provable-mha export --kind parity --m 3 --d 7 --secret 2,5 --n 200 --out parity.npz --csv parity.csv")
 
 
 def _secret(args) -> list[int]:
@@ -94,7 +79,10 @@ def register(sub) -> argparse.ArgumentParser:
         description="Write one learning problem as a dataset: the layer (thetas, ws), n training and\n"
                     "n_test test examples, and a JSON card (parameters, seeds, how each array was\n"
                     "drawn, the conditions report, license CC0-1.0, sha256 digest). Y_test is\n"
-                    "noiseless; --noise perturbs Y_train only. Format: docs/datasets.md.",
+                    "noiseless; --noise perturbs Y_train only. Format: docs/datasets.md. The file loads\n"
+                    "with pm.load_dataset(path) (verifies the card and the digest) or numpy.load(path):\n"
+                    "keys X_train, Y_train, X_test, Y_test, thetas, ws and card (JSON text). Score any\n"
+                    "learner's predictions with provable-mha score.",
         epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.add_argument("--kind", choices=["planted", "parity"], default="planted",
                    help="planted: pm.planted_instance; parity: a member of the parity family (k = 2)")
@@ -108,7 +96,7 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--scale", type=nonneg_float, default=None,
                    help="planted only: logit scale ||Θ_i||_F (default 1)")
     p.add_argument("--rank", type=int_at_least(1), default=None,
-                   help="planted only: low-rank heads (scaled dot-product shape)")
+                   help="planted only: low-rank heads (scaled dot-product shape; default: full rank)")
     p.add_argument("--secret", type=positive_ints, default=None,
                    help="parity only: the m-1 coordinates of S in 1..d-1, e.g. 2,5 (default: drawn "
                         "uniformly with numpy.random.default_rng(seed))")
@@ -116,6 +104,7 @@ def register(sub) -> argparse.ArgumentParser:
                    help="seed of the instance and of the samples (recorded in the card)")
     p.add_argument("--out", metavar="PATH", required=True, help="the .npz to write (atomically)")
     p.add_argument("--csv", metavar="PATH", default=None,
-                   help="also write a long CSV table split,example,token,coord,x,y (for pandas)")
+                   help="also write a long CSV table split,example,token,coord,x,y (for pandas; default: "
+                        "no CSV)")
     p.set_defaults(func=run)
     return p

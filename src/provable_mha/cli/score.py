@@ -9,21 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 
-from .args import UsageError, nonneg_float
-from .export import HelpFormatter
+from .args import HelpFormatter, UsageError, examples, nonneg_float
 
 __all__ = ["register", "run"]
 
-EXAMPLES = """\
-example:
-  provable-mha export --kind planted --m 2 --d 8 --k 4 --n 400 --seed 0 --out data.npz
-  python -c "import numpy as np, provable_mha as pm; ds = pm.load_dataset('data.npz'); \\
-             np.save('preds.npy', ds.layer(ds.X_test))"
-  provable-mha score --dataset data.npz --predictions preds.npy --json
-
+NOTES = """\
+Predictions for a dataset written by `provable-mha export --out data.npz` can come from any
+learner, e.g. in Python:
+  ds = pm.load_dataset("data.npz"); np.save("preds.npy", my_layer(ds.X_test))
 Exit codes: 0 scored; 2 bad arguments, unreadable or tampered dataset, or predictions that are
-not a real (n_test, k, d) array without NaN/inf.
-"""
+not a real (n_test, k, d) array without NaN/inf."""
+EXAMPLES = examples("provable-mha score --dataset data.npz --predictions preds.npy",
+                    "provable-mha score --dataset data.npz --predictions preds.npy --tol 1e-8 --json")
 
 
 def run(args) -> int:
@@ -58,7 +55,7 @@ def register(sub) -> argparse.ArgumentParser:
         description="Score predictions P of a dataset's test labels Y_test (shape n_test x k x d):\n"
                     "relative error ||P - Y||_F / ||Y||_F, max residual max|P - Y|, and the fraction\n"
                     "of test examples whose largest residual is <= --tol. The dataset's card and\n"
-                    "sha256 digest are verified first.",
+                    "sha256 digest are verified first.\n\n" + NOTES,
         epilog=EXAMPLES, formatter_class=HelpFormatter)
     p.add_argument("--dataset", metavar="PATH", required=True, help="a .npz written by provable-mha export")
     p.add_argument("--predictions", metavar="PATH", required=True,
