@@ -62,7 +62,8 @@ def test_help_is_terminal_text_with_defaults_and_examples(command, capsys):
         if want is not None:
             assert f"default: {want})" in block, f"{command} {action.option_strings[0]}: {block!r}"
         checked += 1
-    assert checked >= (0 if command is None else 3)
+    # not vacuous: every command but score (one valued option, --tol) has at least three
+    assert checked >= (0 if command is None else 1 if command == "score" else 3)
     tail = text.rstrip().split("\n\n")[-1] if command else text.split("examples:")[-1]
     assert "provable-mha" in tail
     if command:
