@@ -22,6 +22,7 @@ EXPECTED = {
     "04_torch_layer.py": {"04_low_rank_spectrum.png"},
     "05_linear_vs_softmax.py": {"05_design_sigma_min.png", "05_linear_vs_softmax.png"},
     "06_theory_vs_measurement.py": {"06_samples.png", "06_time.png", "06_sq_bound.png"},
+    "07_structured_body.py": {"07_body_exact.png", "07_body_noisy.png"},
 }
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = ["STYLE", "style", "styled", "figure_dir", "savefig", "plot_sweep", "plot_widths",
            "plot_phase_times", "plot_curves", "plot_search_runs", "plot_singular_values",
-           "plot_heads_experiment", "plot_learner_cost", "plot_theory_vs_measurement"]
+           "plot_heads_experiment", "plot_learner_cost", "plot_theory_vs_measurement", "plot_body_widths"]
 
 #: The rc settings of every figure: small, legible, colour-blind-safe (Okabe–Ito colours).
 STYLE = {
@@ -388,5 +388,36 @@ def plot_theory_vs_measurement(x: Sequence[float], measured: Mapping[str, Sequen
     if title:
         ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+@styled
+def plot_body_widths(sizes: Sequence[int], head_radii, *, true_errors=None, ax=None, path=None,
+                     title: str = "the structured body shrinking as examples are added"):
+    """Per-head certified radius of the body against the examples it holds (log scale).
+
+    ``head_radii`` has shape ``(len(sizes), m)``: for each size, head :math:`i`'s bound on
+    :math:`\\max(\\|\\Delta\\Theta_i\\|_F, \\|\\Delta W_i\\|_F)` (infinite or NaN where the body is unbounded:
+    not drawn). ``true_errors`` (``m`` values, optional) are the planted layer's actual errors,
+    drawn as dashed lines in the head's colour (a sound radius stays above its line).
+    """
+    R = np.asarray(head_radii, dtype=float)
+    plt = _plt()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots()
+    for i in range(R.shape[1]):
+        y = np.where(np.isfinite(R[:, i]), R[:, i], np.nan)
+        line, = ax.plot(sizes, y, "o-", label=f"head {i}: certified radius")
+        if true_errors is not None:
+            ax.axhline(max(float(true_errors[i]), 1e-18), ls="--", lw=1, color=line.get_color(),
+                       label=f"head {i}: true error")
+    ax.set_yscale("log")
+    ax.set_xlabel("examples in the body")
+    ax.set_ylabel("max(‖ΔΘᵢ‖_F, ‖ΔWᵢ‖_F)\n(parameter units)")
+    unbounded = [n for n, r in zip(sizes, R, strict=True) if not np.all(np.isfinite(r))]
+    if unbounded:
+        title += f"\n(unbounded below {max(unbounded) + 1} examples: not drawn)"
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return _finish(fig, path)

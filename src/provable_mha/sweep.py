@@ -104,6 +104,8 @@ class Trial:
     planted: object
     result: object | None
     metrics: dict = field(default_factory=dict)
+    X: np.ndarray | None = None  # the examples the learner was given (train and held out)
+    Y: np.ndarray | None = None
 
 
 def _stream(seed: int, name: str) -> np.random.Generator:
@@ -156,7 +158,7 @@ def run_trial(cell: Cell, *, n_test: int = 500, restarts: int = 12, progress: bo
             raise
         metrics.update(status="learn_error", message=str(exc).splitlines()[0][:300],
                        seconds=time.perf_counter() - t0)
-        return Trial(cell, planted, None, metrics)
+        return Trial(cell, planted, None, metrics, X, Y)
     c = res.certificate
     resid = np.abs(res.layer(Xt) - planted(Xt)).max(axis=(1, 2))
     metrics.update(
@@ -165,7 +167,7 @@ def run_trial(cell: Cell, *, n_test: int = 500, restarts: int = 12, progress: bo
         head_error=pm.match_heads(planted, res.layer).max_error, certified=bool(c.certified),
         max_residual=c.max_residual, epsilon=c.epsilon, seconds=time.perf_counter() - t0,
         test_max_residual=float(resid.max()), test_exceed_rate=float(np.mean(resid > c.epsilon)))
-    return Trial(cell, planted, res, metrics)
+    return Trial(cell, planted, res, metrics, X, Y)
 
 
 def run_cell(cell: Cell, n_test: int = 500, restarts: int = 12) -> dict:

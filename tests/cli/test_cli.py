@@ -103,3 +103,12 @@ def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "provable_mha.cli", "learn", "--m", "0"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "must be >= 1" in proc.stderr and proc.stdout == ""
+
+
+def test_learn_structured_plot_draws_the_body(tmp_path, capsys):
+    out = tmp_path / "body.png"
+    assert main(["learn", "--method", "structured", "--m", "1", "--d", "4", "--k", "3", "--n", "40",
+                 "--n-test", "50", "--plot", str(out), "-q"]) == 0
+    assert out.stat().st_size > 1000 and out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["learn", "--plot", str(tmp_path / "x.png"), "--n", "40", "-q"]) == 2  # practical: no body
+    assert "--method structured" in capsys.readouterr().err

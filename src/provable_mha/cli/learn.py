@@ -14,6 +14,7 @@ import time
 import warnings
 
 from .args import (
+    UsageError,
     add_run_options,
     check_memory,
     examples,
@@ -62,8 +63,13 @@ def run_learn(args) -> int:
     import provable_mha as pm
 
     writable_path(args.save, "--save")
+    writable_path(args.plot, "--plot")
+    if args.plot and _method(args) != "structured":
+        raise UsageError("--plot draws the structured body: use it with --method structured")
     _check_resources(args)
     trial, seconds = _trial(args, progress=show_progress(args))
+    if args.plot and trial.result is not None:
+        plot_body(trial, args.plot)
     if args.save:
         pm.save(trial.result, args.save)
     if args.json:
@@ -77,6 +83,26 @@ def run_learn(args) -> int:
     if args.save:
         print(f"saved to {args.save}")
     return 0
+
+
+def plot_body(trial, path) -> None:
+    """The body around the learned layer on the first n of the examples, n growing, per head, with
+    the planted layer's true errors marked (``plotting.plot_body_widths``)."""
+    import numpy as np
+
+    from ..learner.structured.trajectory import body_trajectory, head_radii
+    from ..model import match_heads
+    from ..plotting import plot_body_widths
+
+    res, truth = trial.result, trial.planted
+    m, n = res.m, len(trial.X)
+    sizes = sorted({int(s) for s in np.geomspace(max(2, n // 20), n, 12)})
+    th, ws = np.asarray(res.layer.thetas), np.asarray(res.layer.ws)
+    radii = [head_radii(r, m) for r in body_trajectory(trial.X, trial.Y, th, ws, sizes, noise=res.noise)]
+    perm = match_heads(res.layer, truth).perm  # truth head matched to each learned head
+    true = [max(np.linalg.norm(th[i] - truth.thetas[perm[i]]), np.linalg.norm(ws[i] - truth.ws[perm[i]]))
+            for i in range(m)]
+    plot_body_widths(sizes, radii, true_errors=true, path=path)
 
 
 def run_demo(args) -> int:
@@ -174,4 +200,7 @@ def register(sub) -> None:
     learn.add_argument("--save", metavar="PATH", default=None,
                        help="save the LearnResult as npz, reload with pm.load (default: not saved)")
     learn.add_argument("--json", action="store_true", help="print only the JSON object of docs/cli.md")
+    learn.add_argument("--plot", metavar="PATH", default=None,
+                       help="with --method structured: draw the body's per-head radius against the examples "
+                            "it holds, true errors marked (PNG; default: no figure)")
     learn.set_defaults(func=run_learn)

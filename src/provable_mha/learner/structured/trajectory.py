@@ -16,7 +16,7 @@ from ..policy import CONTAINMENT_TOL
 from .body import LinearizedBody, Radius
 from .sculpt import _check_xy, attention_from_outputs, body_centre, body_widths, theta_body
 
-__all__ = ["body_trajectory", "SculptTrajectory", "sculpt_trajectory"]
+__all__ = ["body_trajectory", "head_radii", "SculptTrajectory", "sculpt_trajectory"]
 
 
 def body_trajectory(X, Y, thetas, ws, sizes, *, noise: float = 0.0, delta: float = 0.05) -> list[Radius]:
@@ -26,6 +26,17 @@ def body_trajectory(X, Y, thetas, ws, sizes, *, noise: float = 0.0, delta: float
     is rank-deficient, then a radius that shrinks as rows are added (``docs/structured.md`` §2).
     """
     return [LinearizedBody(X[:n], Y[:n], thetas, ws, noise=noise, delta=delta).radius() for n in sizes]
+
+
+def head_radii(radius: Radius, m: int) -> np.ndarray:
+    """Per head, the bound on max(||dΘ_i||_F, ||dW_i||_F) from a :class:`.body.Radius` (inf if none).
+
+    ``block_radii`` is ordered ``[Θ_1..Θ_m, W_1..W_m]``.
+    """
+    if radius.radius is None:
+        return np.full(m, np.inf)
+    b = np.asarray(radius.block_radii)
+    return np.minimum(np.maximum(b[:m], b[m:]), radius.ball)
 
 
 @dataclass
