@@ -32,3 +32,11 @@ def test_readme_starts_with_the_two_setup_commands():
     text = (ROOT / "README.md").read_text()
     first_block = text.split("```bash", 1)[1].split("```", 1)[0]
     assert "make demo" in first_block and "make test" in first_block
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    """The first ```python block of the README executes as written (in a scratch directory)."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
