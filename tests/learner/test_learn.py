@@ -240,3 +240,10 @@ def test_blas_threads_are_capped_while_learning_and_restored(monkeypatch):
     assert pm.relative_error(a, Xt, Yt) <= 1e-8 and pm.relative_error(b, Xt, Yt) <= 1e-8
     with pytest.raises(ValueError, match="blas_threads"):
         learn(X, Y, 1, blas_threads=0)
+
+
+@pytest.mark.parametrize("factor, match", [(1e200, "outside the range"), (0.0, "every label is 0")])
+def test_label_scale_is_refused_clearly(factor, match):
+    layer, X, Y, _, _ = _data(1, 4, 2, 1.0, seed=1)
+    with pytest.raises(ValueError, match=match):
+        learn(X, Y * factor, 1)

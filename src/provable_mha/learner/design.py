@@ -202,25 +202,6 @@ def theta_vjp(A: np.ndarray, XW: np.ndarray, X: np.ndarray, R: np.ndarray) -> np
     return einsum("nap,niab,nbq->ipq", X, H, X)
 
 
-def theta_col_norms2(A: np.ndarray, XW: np.ndarray, X: np.ndarray, chunk: int = 64) -> np.ndarray:
-    r""":math:`\operatorname{diag}(J_\Theta^\top J_\Theta)` flattened ``(m*d*d,)``, in chunks of examples.
-
-    Column :math:`(i,p,q)` has entries :math:`x_{ap}\,\mathrm{Cov}_{\alpha_{ia}}(x_{bq},(XW_i)_{be})`
-    (module docstring), so its squared norm is
-    :math:`\sum_{n,a}x_{ap}^2\sum_e\mathrm{Cov}(x_q, v_e)^2`; memory :math:`O(\text{chunk}\cdot kmd^2)`.
-    """
-    n, k, d = X.shape
-    m = A.shape[1]
-    out = np.zeros((m, d, d))
-    for s in range(0, n, chunk):
-        a, x, v = A[s:s + chunk], X[s:s + chunk], XW[s:s + chunk]
-        xbar = einsum("nmab,nbd->nmad", a, x)
-        vbar = einsum("nmab,nmbe->nmae", a, v)
-        C = einsum("nmab,nbq,nmbe->nmaqe", a, x, v) - einsum("nmaq,nmae->nmaqe", xbar, vbar)
-        out += einsum("nap,nmaq->mpq", x * x, (C * C).sum(-1))
-    return out.ravel()
-
-
 def theta_block_scaling(A: np.ndarray, XW: np.ndarray, X: np.ndarray, chunk: int = 64) -> np.ndarray:
     r"""Per head, :math:`B_i^{-1/2}` with :math:`B_i=\sum_{n,a}\bar{x^2}_{a}\,C_{ai}C_{ai}^\top` (``(m, d, d)``).
 
