@@ -1,4 +1,4 @@
-"""The learner against the baselines of SPEC §3 / issue 3, in one process, on identical samples.
+"""The learner against two baselines, in one process, on identical samples.
 
 Usage::
 
@@ -11,10 +11,10 @@ Methods, each on the *same* planted instance and the *same* training examples:
 
 * ``ours`` — ``pm.learn(X, Y, m, method="practical")`` on ``n_train`` training plus 20% held-out
   examples (the wall time includes the certificate, which the baselines do not compute);
-* ``a_fd_varpro_lm`` — the SPEC baseline, :func:`provable_mha.learner.baselines.fd_varpro_lm`:
+* ``a_fd_varpro_lm`` — the reference baseline, :func:`provable_mha.baselines.fd_varpro_lm`:
   variable projection, MINPACK LM with a 2-point finite-difference Jacobian, up to 5 random
   starts, stop at the first success;
-* ``b_adam`` — :func:`provable_mha.learner.baselines.adam_joint`: Adam on the squared loss over
+* ``b_adam`` — :func:`provable_mha.baselines.adam_joint`: Adam on the squared loss over
   (Θ, W) with the analytic gradient, 5000 steps per start, lr 3e-2 cosine-decayed to 1e-5, up to
   3 starts.
 
@@ -65,7 +65,7 @@ GRID = [(m, d, k, s, "planted", None) for (m, d, k) in [(1, 8, 4), (2, 8, 4), (3
                                                          (2, 16, 8), (4, 16, 8)] for s in (1, 2)]
 EXTRA = [(2, 8, 4, 3, "planted", None),            # sharp attention
          (2, 8, 4, 1, "near_degenerate", None),    # Θ_2 = Θ_1 + 0.1 (Θ_2' - Θ_1)
-         (3, 6, 4, 2, "spec_reference", 400)]      # the SPEC's own baseline setting
+         (3, 6, 4, 2, "spec_reference", 400)]      # the setting where the baseline was first measured
 QUICK = [(1, 8, 4, 1, "planted", None), (2, 8, 4, 1, "planted", None)]
 
 

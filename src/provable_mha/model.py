@@ -1,4 +1,4 @@
-r"""The multi-head attention layer studied by the toolkit (SPEC §1).
+r"""The multi-head attention layer studied by the toolkit (README, "What it is").
 
 .. math::
 
@@ -329,7 +329,7 @@ def from_torch_weights(in_proj_weight, out_proj_weight, num_heads: int) -> Multi
         W_i = W_{v}[s_i]^\top W_{o}[:, s_i]^\top ,
 
     both of rank :math:`\le d_h`. Self-attention with query = key = value = ``X`` then equals
-    :math:`F(X)` exactly (SPEC §2).
+    :math:`F(X)` exactly (tested against a re-implementation of the torch layer).
     """
     h = check_positive_int(num_heads, "num_heads")
     w_in = check_array(in_proj_weight, "in_proj_weight", ndim=2)

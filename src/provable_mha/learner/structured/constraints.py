@@ -4,7 +4,7 @@ Every builder returns a short list of CVXPY constraints, each one a *matrix* con
 a whole block of examples (never one Python object per scalar), so compile time stays
 proportional to the number of blocks, not the number of examples.
 
-The three families of SPEC §3:
+The three families of ``docs/structured.md`` §4:
 
 * **Log-ratio block** (Θ-step). For one head and a row :math:`a` of an example, two tokens
   :math:`b\ne c` and an interval :math:`\alpha_{ab}\in[l_{ab},u_{ab}]` with :math:`l>0`,

@@ -104,7 +104,7 @@ class RowCoefficients:
 
 
 def _degenerate_tokens(X: np.ndarray, tol: float = DEGENERATE_TOL) -> np.ndarray:
-    """True for examples with two equal or opposite tokens (the designs that break SPEC's probe)."""
+    """True for examples with two equal or opposite tokens (their row designs are singular: never trusted)."""
     n, k, d = X.shape
     bi, ci = np.triu_indices(k, 1)
     scale = tol * (1.0 + np.abs(X).max(axis=(1, 2)))[:, None]
