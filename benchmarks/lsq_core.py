@@ -17,12 +17,12 @@ evaluations; writes ``benchmarks/results/lsq_core.csv``. Run with ``OPENBLAS_NUM
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_rows
 from scipy.optimize import least_squares
 
 import provable_mha as pm
@@ -92,11 +92,7 @@ def main(argv=None) -> int:
             print(f"{rows[-1]['cell']:>10} {name:>10} {secs:8.3f} s  x{secs / base:6.1f}  residual {rel:.1e}  "
                   f"jacobians {jevs}", flush=True)
     if not args.quick:
-        OUT.parent.mkdir(exist_ok=True)
-        with open(OUT, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        write_rows(OUT, rows)
     return 0
 
 

@@ -16,12 +16,12 @@ Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/noise_cramer_rao.py [--quick]`
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import statistics
 from pathlib import Path
 
 import numpy as np
+from _results import write_rows
 
 import provable_mha as pm
 from provable_mha.learner.design import joint_normal_equations
@@ -68,11 +68,7 @@ def main(argv=None) -> int:
         rows.append(run_cell(m, d, k, f, s, range(2 if args.quick else 5)))
         print(rows[-1], flush=True)
     if not args.quick:
-        OUT.parent.mkdir(exist_ok=True)
-        with open(OUT, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        write_rows(OUT, rows)
     return 0
 
 

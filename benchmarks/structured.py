@@ -20,7 +20,6 @@ Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/structured.py [--quick] [--onl
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import resource
 import statistics
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _results import write_rows
 
 import provable_mha as pm
 from provable_mha.learner.structured.trajectory import body_trajectory
@@ -53,13 +53,8 @@ def _block_error(truth, layer):
 
 
 def _write(name, rows):
-    if not rows:
-        return
-    OUT.mkdir(exist_ok=True)
-    with open(OUT / f"structured_{name}.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    if rows:
+        write_rows(OUT / f"structured_{name}.csv", rows)
 
 
 def targets(quick):

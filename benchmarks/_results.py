@@ -1,0 +1,20 @@
+"""The one CSV writer of the benchmarks: ``benchmarks/results/*.csv`` are rendered into the README."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def write_rows(path: str | Path, rows: Sequence[dict]) -> Path:
+    """Write ``rows`` (dicts with the same keys, in order) as a CSV with a header; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return path
