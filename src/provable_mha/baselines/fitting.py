@@ -193,10 +193,8 @@ def adam_joint(X, Y, m: int, *, rng=None, restarts: int = 3, steps: int = 5000, 
 
     Parameters
     ----------
-    X, Y : ndarray, shape (n, k, d)
-        Training inputs and labels.
-    m : int
-        Number of heads.
+    X, Y, m, threshold, time_cap
+        As in :func:`fd_varpro_lm`.
     rng : int or Generator, optional
         Seed of the starts: :math:`\Theta` as in :func:`fd_varpro_lm`, :math:`W_i = H_i/\sqrt{d}`
         with Gaussian :math:`H_i` (the planted scale, a generous prior).
@@ -213,10 +211,6 @@ def adam_joint(X, Y, m: int, *, rng=None, restarts: int = 3, steps: int = 5000, 
         The decay to ``1e-5`` is what lets the iterate settle at the :math:`10^{-10}` threshold.
     betas, eps : float
         Adam moment parameters; ``eps`` is small because the gradient itself must reach round-off.
-    threshold : float
-        Acceptance threshold on the training relative residual.
-    time_cap : float
-        Wall-time cap in seconds for the whole call.
 
     Returns
     -------

@@ -18,11 +18,13 @@ import argparse
 import math
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..resources import DEFAULT_MAX_MEMORY, format_size, parse_size
 
-__all__ = ["UsageError", "HelpFormatter", "Parser", "examples", "add_run_options", "show_progress",
+__all__ = ["UsageError", "HelpFormatter", "Parser", "examples", "add_command", "learner_options", "add_run_options",
+           "show_progress",
            "delayed_bar",
            "check_memory", "memory_size", "int_at_least", "nonneg_float", "positive_float",
            "fraction", "probability", "float_list", "int_range", "positive_ints", "seeds",
@@ -72,6 +74,23 @@ class Parser(argparse.ArgumentParser):
 def examples(*lines: str) -> str:
     """An ``epilog`` listing example command lines, one per line."""
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def add_command(sub, name: str, *, help: str, description: str, example_lines: Sequence[str]) -> Parser:
+    """Register a subcommand: terminal help (:class:`HelpFormatter`), description, examples at the end."""
+    return sub.add_parser(name, help=help, description=description, epilog=examples(*example_lines),
+                          formatter_class=HelpFormatter)
+
+
+def learner_options(p, *, n_test: int) -> None:
+    """``--method``, ``--restarts`` and ``--n-test``: how each planted problem is learned and tested
+    (shared by ``learn``, ``demo`` and ``sweep``)."""
+    p.add_argument("--method", choices=["practical", "structured"], default="practical",
+                   help="practical: multi-start variable projection (fast); structured: constraint "
+                        "generation with a certified parameter radius")
+    p.add_argument("--restarts", type=int_at_least(0), default=12, help="random starts of the practical search")
+    p.add_argument("--n-test", type=int_at_least(1), default=n_test,
+                   help="fresh noiseless examples for the test error")
 
 
 def show_progress(args) -> bool:

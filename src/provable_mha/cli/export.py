@@ -10,11 +10,18 @@ import argparse
 
 import numpy as np
 
-from .args import HelpFormatter, UsageError, examples, int_at_least, nonneg_float, positive_ints, writable_path
+from .args import (
+    UsageError,
+    add_command,
+    int_at_least,
+    nonneg_float,
+    positive_ints,
+    writable_path,
+)
 
 __all__ = ["register", "run"]
 
-EXAMPLES = examples(
+EXAMPLE_LINES = (
     "provable-mha export --kind planted --m 2 --d 8 --k 4 --n 400 --seed 0 --out data.npz",
     "provable-mha export --kind parity --m 3 --d 7 --secret 2,5 --n 200 --out parity.npz --csv parity.csv")
 
@@ -74,8 +81,8 @@ def run(args) -> int:
 
 def register(sub) -> argparse.ArgumentParser:
     """Add ``export`` to the subparsers ``sub``; returns its parser."""
-    p = sub.add_parser(
-        "export", help="write a planted or hard instance with its samples as a benchmark dataset",
+    p = add_command(
+        sub, "export", help="write a planted or hard instance with its samples as a benchmark dataset",
         description="Write one learning problem as a dataset: the layer (thetas, ws), n training and\n"
                     "n_test test examples, and a JSON card (parameters, seeds, how each array was\n"
                     "drawn, the conditions report, license CC0-1.0, sha256 digest). Y_test is\n"
@@ -83,7 +90,7 @@ def register(sub) -> argparse.ArgumentParser:
                     "with pm.load_dataset(path) (verifies the card and the digest) or numpy.load(path):\n"
                     "keys X_train, Y_train, X_test, Y_test, thetas, ws and card (JSON text). Score any\n"
                     "learner's predictions with provable-mha score.",
-        epilog=EXAMPLES, formatter_class=HelpFormatter)
+        example_lines=EXAMPLE_LINES)
     p.add_argument("--kind", choices=["planted", "parity"], default="planted",
                    help="planted: pm.planted_instance; parity: a member of the parity family (k = 2)")
     p.add_argument("--m", type=int_at_least(1), default=2, help="heads")

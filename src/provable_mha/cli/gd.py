@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 
 from .args import (
+    add_command,
     add_run_options,
     check_memory,
     delayed_bar,
-    examples,
     figure_path,
     int_at_least,
     nonneg_float,
@@ -73,14 +73,14 @@ def run(args) -> int:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``gd`` subcommand to an ``argparse`` sub-parser collection and return it."""
-    p = subparsers.add_parser(
-        "gd", help="train/test loss of GD against the number of heads",
+    p = add_command(
+        subparsers, "gd", help="train/test loss of GD against the number of heads",
         description="Full-batch gradient descent on the logistic loss of an H-head attention "
                     "classifier,\nover the tokenized-mixture data model (docs/gd.md): train and "
                     "test loss against H at\nfixed data, averaged over random initialisations.",
-        epilog=examples("provable-mha gd --H 1,2,4,8 --plot heads.png",
+        example_lines=["provable-mha gd --H 1,2,4,8 --plot heads.png",
                         "provable-mha gd --H 1..4 --n 100 --steps 100 --seeds 5 --csv heads.csv",
-                        "provable-mha gd --H 2,8 --lr safe"))
+                        "provable-mha gd --H 2,8 --lr safe"])
     p.add_argument("--H", type=positive_ints, default="1,2,4,8",
                    help="head counts: a list 1,2,4,8 or a range 1..4")
     # plain int: n >= 1 is checked before any work by the memory estimate and by gd itself

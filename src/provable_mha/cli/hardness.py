@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import argparse
 
-from .args import add_run_options, delayed_bar, examples, int_range, positive_float
+from .args import (
+    add_command,
+    add_run_options,
+    delayed_bar,
+    int_range,
+    positive_float,
+)
 
 __all__ = ["register", "run"]
 
@@ -47,14 +53,14 @@ def run(args) -> int:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``hardness`` subcommand to an ``argparse`` subparsers object; returns its parser."""
-    p = subparsers.add_parser(
-        "hardness", help="SQ lower-bound table of the parity family (exact enumeration)",
+    p = add_command(
+        subparsers, "hardness", help="SQ lower-bound table of the parity family (exact enumeration)",
         description="Exact SQ analysis of the parity family with k = 2 tokens: family size "
                     "C(d-1, m-1),\npairwise correlations, separation E||F_S - F_S'||^2, moment "
                     "degree and query bound,\nby enumerating all 2^(2d) inputs (docs/hardness.md).",
-        epilog=examples("provable-mha hardness --m 2..5 --d 7",
+        example_lines=["provable-mha hardness --m 2..5 --d 7",
                         "provable-mha hardness --m 2,3 --d 5..8 --tau 0.1",
-                        "provable-mha hardness --m 3 --d 6 --conditions"))
+                        "provable-mha hardness --m 3 --d 6 --conditions"])
     p.add_argument("--m", type=int_range(1), default="2..5",
                    help="heads: an integer, a range 2..5 or a list 2,3")
     p.add_argument("--d", type=int_range(1), default="7",

@@ -15,11 +15,12 @@ import warnings
 
 from .args import (
     UsageError,
+    add_command,
     add_run_options,
     check_memory,
-    examples,
     fraction,
     int_at_least,
+    learner_options,
     nonneg_float,
     show_progress,
     writable_path,
@@ -152,13 +153,7 @@ def problem_args(p, n_default: int | None) -> None:
                    help="logit scale ||Theta_i||_F of each planted head (dimensionless)")
     p.add_argument("--seed", type=int_at_least(0), default=0,
                    help="seed of the instance, the examples and the learner")
-    p.add_argument("--n-test", type=int_at_least(1), default=1000,
-                   help="fresh noiseless examples for the test error")
-    p.add_argument("--restarts", type=int_at_least(0), default=12,
-                   help="random starts of the practical search")
-    p.add_argument("--method", choices=METHODS, default="practical",
-                   help="practical: multi-start variable projection (fast); structured: constraint "
-                        "generation with a certified parameter radius")
+    learner_options(p, n_test=1000)
     p.add_argument("--mode", choices=["practical", "provable", "structured"], default=None,
                    help="deprecated alias of --method; provable means structured (default: unset)")
     if n_default is None:  # demo: 3x the information limit to train, a fixed held-out count
@@ -172,25 +167,25 @@ def problem_args(p, n_default: int | None) -> None:
 
 def register(sub) -> None:
     """Add ``demo`` and ``learn`` to the subparsers ``sub``."""
-    demo = sub.add_parser(
-        "demo", help="learn and certify a default planted instance (< 1 min)",
+    demo = add_command(
+        sub, "demo", help="learn and certify a default planted instance (< 1 min)",
         description="Plant a default instance that meets the non-degeneracy conditions, print the "
                     "conditions,\nlearn it back from 3x the information limit and print the "
                     "certificate.",
-        epilog=examples("provable-mha demo", "provable-mha demo --m 3 --d 8 --k 4 --seed 1"))
+        example_lines=["provable-mha demo", "provable-mha demo --m 3 --d 8 --k 4 --seed 1"])
     problem_args(demo, None)
     demo.set_defaults(func=run_demo)
 
-    learn = sub.add_parser(
-        "learn", help="plant an instance, sample, learn, print errors and the certificate",
+    learn = add_command(
+        sub, "learn", help="plant an instance, sample, learn, print errors and the certificate",
         description="Plant an m-head layer, draw n random Boolean examples, learn it back with "
                     "pm.learn and\nprint a summary (learned / certified / vacuous, the PAC "
                     "statement, n against the\ninformation limit, time per phase), then errors and "
                     "head matching. --json prints\nonly JSON (schema in docs/cli.md).",
-        epilog=examples("provable-mha learn --m 2 --d 8 --k 4 --n 400 --seed 0",
+        example_lines=["provable-mha learn --m 2 --d 8 --k 4 --n 400 --seed 0",
                         "provable-mha learn --m 2 --d 8 --k 4 --n 200 --noise 0.01 --save result.npz",
                         "provable-mha learn --m 2 --d 8 --k 4 --n 400 --rank 4 --json > result.json",
-                        "provable-mha learn --m 2 --d 8 --k 4 --n 400 --method structured"))
+                        "provable-mha learn --m 2 --d 8 --k 4 --n 400 --method structured"])
     problem_args(learn, 400)
     learn.add_argument("--noise", type=nonneg_float, default=0.0,
                        help="standard deviation of the Gaussian label noise (label units)")

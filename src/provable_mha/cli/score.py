@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from .args import HelpFormatter, UsageError, examples, nonneg_float
+from .args import (
+    UsageError,
+    add_command,
+    nonneg_float,
+)
 
 __all__ = ["register", "run"]
 
@@ -19,7 +23,7 @@ learner, e.g. in Python:
   ds = pm.load_dataset("data.npz"); np.save("preds.npy", my_layer(ds.X_test))
 Exit codes: 0 scored; 2 bad arguments, unreadable or tampered dataset, or predictions that are
 not a real (n_test, k, d) array without NaN/inf."""
-EXAMPLES = examples("provable-mha score --dataset data.npz --predictions preds.npy",
+EXAMPLE_LINES = ("provable-mha score --dataset data.npz --predictions preds.npy",
                     "provable-mha score --dataset data.npz --predictions preds.npy --tol 1e-8 --json")
 
 
@@ -50,13 +54,13 @@ def run(args) -> int:
 
 def register(sub) -> argparse.ArgumentParser:
     """Add ``score`` to the subparsers ``sub``; returns its parser."""
-    p = sub.add_parser(
-        "score", help="score predictions of Y_test against a dataset written by export",
+    p = add_command(
+        sub, "score", help="score predictions of Y_test against a dataset written by export",
         description="Score predictions P of a dataset's test labels Y_test (shape n_test x k x d):\n"
                     "relative error ||P - Y||_F / ||Y||_F, max residual max|P - Y|, and the fraction\n"
                     "of test examples whose largest residual is <= --tol. The dataset's card and\n"
                     "sha256 digest are verified first.\n\n" + NOTES,
-        epilog=EXAMPLES, formatter_class=HelpFormatter)
+        example_lines=EXAMPLE_LINES)
     p.add_argument("--dataset", metavar="PATH", required=True, help="a .npz written by provable-mha export")
     p.add_argument("--predictions", metavar="PATH", required=True,
                    help="a .npy array, or a .npz with key 'predictions' (or a single array)")

@@ -16,12 +16,13 @@ import threading
 from urllib.parse import urlsplit
 
 from .args import (
+    add_command,
     add_run_options,
     check_memory,
-    examples,
     figure_path,
     float_list,
     int_at_least,
+    learner_options,
     nonneg_float,
     positive_ints,
     seeds,
@@ -165,16 +166,16 @@ def run(args) -> int:
 
 def register(sub) -> None:
     """Add ``sweep`` to the subparsers ``sub``."""
-    sw = sub.add_parser(
-        "sweep", help="resumable grid of learn runs, appended to a CSV file",
+    sw = add_command(
+        sub, "sweep", help="resumable grid of learn runs, appended to a CSV file",
         description="A grid over m, d, k, n, scale and seed (each: 3, a range 2..5 or a list 2,3,5) "
                     "of\nplanted problems, each learned as by 'provable-mha learn'. One CSV row is "
                     "appended per\nfinished cell; rerunning the same command skips finished cells, "
                     "so an interrupted\nsweep resumes. Progress (cells done/total, ETA, best test "
                     "error) goes to stderr.",
-        epilog=examples("provable-mha sweep --m 1..3 --n 20,40,80 --seed 0..4 --out runs.csv",
+        example_lines=["provable-mha sweep --m 1..3 --n 20,40,80 --seed 0..4 --out runs.csv",
                         "provable-mha sweep --m 2 --n 40,80 --out runs.csv --jobs 2 --plot runs.png",
-                        "provable-mha sweep --m 2 --n 40 --out runs.csv --scheduler tcp://host:8786"))
+                        "provable-mha sweep --m 2 --n 40 --out runs.csv --scheduler tcp://host:8786"])
     sw.add_argument("--m", type=positive_ints, default="2", help="heads")
     sw.add_argument("--d", type=positive_ints, default="8", help="token dimension")
     sw.add_argument("--k", type=positive_ints, default="4", help="tokens per example")
@@ -183,14 +184,9 @@ def register(sub) -> None:
     sw.add_argument("--scale", type=float_list, default="1.0",
                     help="logit scales ||Theta_i||_F of the planted heads (dimensionless)")
     sw.add_argument("--seed", type=seeds, default="0..2", help="seeds, one problem each")
-    sw.add_argument("--method", choices=["practical", "structured"], default="practical",
-                    help="learning strategy, as in 'provable-mha learn'")
     sw.add_argument("--noise", type=nonneg_float, default=0.0,
                     help="standard deviation of the Gaussian label noise (label units)")
-    sw.add_argument("--n-test", type=int_at_least(1), default=500,
-                    help="fresh noiseless examples for each cell's test error")
-    sw.add_argument("--restarts", type=int_at_least(0), default=12,
-                    help="random starts of the practical search")
+    learner_options(sw, n_test=500)
     sw.add_argument("--out", required=True, metavar="PATH",
                     help="CSV file, created or resumed (required; its directory must exist)")
     sw.add_argument("--jobs", type=int_at_least(1), default=1,
