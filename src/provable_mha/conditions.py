@@ -33,11 +33,11 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "w_norm_bound": 10.0,  # max ||W_i||_2 <= 10
     "attention_not_uniform": 0.02,  # mean TV distance of attention rows to uniform >= 0.02
     "attention_not_one_hot": 0.05,  # mean normalised entropy of attention rows >= 0.05
-    "provable_mode_dims": 0.0,  # m k <= d (value d - m k >= 0); only the provable mode needs it
+    "sculpt_route_dims": 0.0,  # m k <= d (value d - m k >= 0); only the structured route="sculpt" needs it
 }
 
 #: Conditions that are informational (the practical learner does not need them).
-OPTIONAL = frozenset({"provable_mode_dims"})
+OPTIONAL = frozenset({"sculpt_route_dims"})
 
 _N_PROBE = 256  # Boolean examples used by the attention-shape conditions
 _PROBE_SEED = 20240206  # fixed, so a report is a deterministic function of the layer
@@ -239,10 +239,10 @@ def attention_not_one_hot(layer: MultiHeadAttention, k: int, t: dict, A=None) ->
                  "min over heads of mean normalised entropy of attention rows")
 
 
-def provable_mode_dims(layer: MultiHeadAttention, k: int, t: dict) -> Condition:
+def sculpt_route_dims(layer: MultiHeadAttention, k: int, t: dict) -> Condition:
     r""":math:`d - mk \ge 0`: with :math:`mk\le d` each output row determines its attention rows."""
-    return _make("provable_mode_dims", layer.d - layer.m * k, t, ">=",
-                 "d - m k (provable mode needs m k <= d)")
+    return _make("sculpt_route_dims", layer.d - layer.m * k, t, ">=",
+                 "d - m k (the structured sculpt route needs m k <= d)")
 
 
 _CHECKS = (sum_w_conditioning, theta_independence, w_independence, head_separation,
@@ -308,7 +308,7 @@ def check_conditions(layer: MultiHeadAttention, k: int, thresholds: dict | None 
     A = _probe_attention(layer, k)
     conds.append(attention_not_uniform(layer, k, t, A))
     conds.append(attention_not_one_hot(layer, k, t, A))
-    conds.append(provable_mode_dims(layer, k, t))
+    conds.append(sculpt_route_dims(layer, k, t))
     nan = [c.name for c in conds if math.isnan(c.value)]
     if nan:
         raise ValueError(f"conditions {nan} evaluate to NaN in float64 for this layer (max |Theta| = "
