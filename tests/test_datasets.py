@@ -99,8 +99,16 @@ def test_custom_layer_and_fresh_seed_are_recorded(tmp_path):
     assert pm.load_dataset(tmp_path / "c.npz").layer == layer
 
 
+def test_a_bare_layer_is_exported_with_the_default_k(tmp_path):
+    """``pm.export_dataset(path, instance, n, rng)``: a layer does not carry k; the default is 4."""
+    from provable_mha.datasets import DEFAULT_K
+
+    ds = pm.export_dataset(tmp_path / "l.npz", pm.random_layer(1, 3, rng=0), 5, 0)
+    assert DEFAULT_K == 4 and ds.card["instance"]["k"] == 4 and ds.X_train.shape == (5, 4, 3)
+
+
 @pytest.mark.parametrize("kwargs, message", [
-    ({"instance": pm.random_layer(1, 3, rng=0)}, "k .* is required"),
+    ({"instance": pm.random_layer(1, 3, rng=0), "k": 0}, "k must be >= 1"),
     ({"rng": np.random.default_rng(0)}, "rng must be an int seed"),
     ({"rng": -1}, "rng must be >= 0"),
     ({"n": 0}, "n must be >= 1"),

@@ -181,6 +181,10 @@ def _recipes(noise: float) -> dict[str, str]:
             "ws": "W_i of the layer F, built from card.instance"}
 
 
+#: Tokens per example when a bare layer is exported without ``k`` (as ``planted_instance`` and the CLI).
+DEFAULT_K = 4
+
+
 def export_dataset(path: str | os.PathLike, instance, n: int, rng: int | None = None, *, k: int | None = None,
                    n_test: int = 1000, noise: float = 0.0, description: str = "",
                    csv: str | os.PathLike | None = None) -> Dataset:
@@ -192,14 +196,15 @@ def export_dataset(path: str | os.PathLike, instance, n: int, rng: int | None = 
         The ``.npz`` to write (exact path); written atomically, an existing file is replaced only
         once the new one is complete on disk.
     instance : MultiHeadAttention or dict
-        A layer (recorded as kind ``custom``; ``k`` required) or a recipe for
+        A layer (recorded as kind ``custom``; ``k`` defaults to :data:`DEFAULT_K`) or a recipe for
         :func:`build_instance` (kind ``planted`` or ``parity``), recorded in ``card["instance"]``.
     n, n_test : int
         Training and test examples.
     rng : int or None
         Sampling seed (recorded); ``None`` draws a fresh one from OS entropy and records it.
     k : int, optional
-        Tokens per example: required for a layer, else taken from the recipe (must agree if given).
+        Tokens per example: for a layer, default :data:`DEFAULT_K` = 4; else taken from the recipe (must
+        agree if given).
     description : str
         Free text stored in the card (e.g. how a secret was chosen).
     noise : float
@@ -215,8 +220,7 @@ def export_dataset(path: str | os.PathLike, instance, n: int, rng: int | None = 
 
     path = _check_directory(path)
     if isinstance(instance, MultiHeadAttention):
-        if k is None:
-            raise ValueError("k (tokens per example) is required when instance is a MultiHeadAttention")
+        k = DEFAULT_K if k is None else k  # a bare layer does not carry k: the package-wide default
         inst, layer = {"kind": "custom", "m": instance.m, "d": instance.d, "k": check_positive_int(k, "k")}, instance
     else:
         inst, layer = build_instance(instance)
