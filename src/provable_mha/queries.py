@@ -336,7 +336,7 @@ def _validate(m, d, k, queries, scale, n_verify, delta, restarts):
 
 
 def learn_from_queries(oracle, m: int, d: int, k: int, rng=0, *, queries: str = "real", scale: float | None = None,
-                       n_verify: int = 64, delta: float = 0.05, restarts: int = 12, strict: bool = True):
+                       n_verify: int = 64, delta: float = 0.05, restarts: int = 100, strict: bool = True):
     r"""Learn an m-head layer from an oracle :math:`X\mapsto F(X)` by choosing the queries.
 
     Parameters

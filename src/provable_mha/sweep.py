@@ -112,7 +112,7 @@ def _stream(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, _STREAMS[name]]))
 
 
-def run_trial(cell: Cell, *, n_test: int = 500, restarts: int = 12, progress: bool = False,
+def run_trial(cell: Cell, *, n_test: int = 500, restarts: int = 100, progress: bool = False,
               rank: int | None = None, holdout: float = 0.2, raise_errors: bool = True) -> Trial:
     """Plant, sample, learn and measure one cell.
 
@@ -170,7 +170,7 @@ def run_trial(cell: Cell, *, n_test: int = 500, restarts: int = 12, progress: bo
     return Trial(cell, planted, res, metrics, X, Y)
 
 
-def run_cell(cell: Cell, n_test: int = 500, restarts: int = 12) -> dict:
+def run_cell(cell: Cell, n_test: int = 500, restarts: int = 100) -> dict:
     """One CSV row for ``cell`` (a learner failure is a row with status ``learn_error``)."""
     trial = run_trial(cell, n_test=n_test, restarts=restarts, raise_errors=False)
     row = {**asdict(cell), **trial.metrics}

@@ -88,7 +88,8 @@ def learner_options(p, *, n_test: int) -> None:
     p.add_argument("--method", choices=["practical", "structured"], default="practical",
                    help="practical: multi-start variable projection (fast); structured: constraint "
                         "generation with a certified parameter radius")
-    p.add_argument("--restarts", type=int_at_least(0), default=12, help="random starts of the practical search")
+    p.add_argument("--restarts", type=int_at_least(0), default=100,
+                   help="random starts of the search (it stops at the first accepted fit)")
     p.add_argument("--n-test", type=int_at_least(1), default=n_test,
                    help="fresh noiseless examples for the test error")
 

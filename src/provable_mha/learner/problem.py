@@ -47,7 +47,7 @@ class Problem:
     noise: float = 0.0
     delta: float = 0.05
     solver: str | None = None
-    restarts: int = 12
+    restarts: int = 100
     progress: Any = None
     options: dict[str, Any] | None = None
 
