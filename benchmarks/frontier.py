@@ -458,12 +458,22 @@ def report(cells: list[Cell], suffix: str, figure: Path | None) -> None:
         print(f"figure: {plot(cells, summaries, figure)}")
 
 
-def measure(cells: list[Cell], suffix: str, quick: bool, memory_only: bool) -> None:
+def measure(cells: list[Cell], suffix: str, quick: bool, memory_only: bool, groups=None) -> None:
     """Scan every cell, then baselines and (corners) the fresh-process memory run at the found n;
-    ``memory_only``: only the memory runs, at the sizes found in the committed per-call CSV."""
+    ``memory_only``: only the memory runs, at the sizes found in the committed per-call CSV;
+    ``groups``: re-scan only the cells of these groups, keeping the other cells' committed rows."""
     p = _paths(suffix)
-    runs, base_runs, memory = (sc.read_csv(p["runs"]) if memory_only else []), [], []
+    keep = groups is not None
+    runs = sc.read_csv(p["runs"]) if (memory_only or keep) else []
+    base_runs = sc.read_csv(p["base_runs"]) if keep else []
+    memory = sc.read_csv(p["memory"]) if keep and p["memory"].exists() else []
+    if keep:
+        chosen = [c for c in cells if c.group in groups]
+        runs = [r for r in runs if not any(r in _of([r], c) for c in chosen)]
+        base_runs = [r for r in base_runs if r["cell"] not in {c.label for c in chosen}]
     for i, cell in enumerate(cells):
+        if keep and cell.group not in groups:
+            continue
         rows = _of(runs, cell) if memory_only else scan(cell)
         s = summarize_cell(cell, rows)
         if not memory_only:
@@ -484,6 +494,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="3 small cells, 2-3 seeds; writes *_quick.csv, no figure")
     p.add_argument("--report", action="store_true", help="only rebuild the tables and figure from the CSVs")
     p.add_argument("--memory", action="store_true", help="only rerun the corners' fresh-process memory runs")
+    p.add_argument("--groups", nargs="*", default=None,
+                   help="re-scan only the cells of these groups (centre m k scale d speed corner), keeping the rest")
     p.add_argument("--memory-cell", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--n-train", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -492,7 +504,7 @@ def main(argv=None) -> int:
         return _memory_child(cells[args.memory_cell], args.n_train)
     t0 = time.perf_counter()
     if not args.report:
-        measure(cells, suffix, args.quick, args.memory)
+        measure(cells, suffix, args.quick, args.memory, args.groups)
     report(cells, suffix, None if args.quick else FIGURE)
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
