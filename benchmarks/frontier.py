@@ -15,7 +15,7 @@ holdout=10/n, strict=False)``; success: relative error <= 1e-8 on 1000 fresh inp
 of ``seeds`` seeds succeed (9/10; 3/3 or 2/2 in the expensive cells). Unlike
 ``sample_complexity.scan_cell`` (upwards from 1 n*), the scan starts at the issue's target multiple
 (1.5, or 3 at scale 8) and goes down while sizes pass, up while they fail: a failing size costs all
-12 restarts, minutes at d >= 32. Sizes not run are not seen (non-monotone success goes unseen).
+restarts (100 by default), minutes at d >= 32. Sizes not run are not seen (non-monotone success goes unseen).
 
 Baselines at each cell's found n, on exactly the training examples ``pm.learn`` trained on (split
 reproduced, checked against a fresh ``pm.learn`` call on the same seed: ``ours_paired``):

@@ -35,6 +35,7 @@ __all__ = [
     "export_dataset", "load_dataset",
     "LearnError", "FormatError",
     "learn", "LearnResult", "Certificate",  # loaded lazily (they import cvxpy)
+    "information_limit", "local_identifiability", "LocalIdentifiability",
 ]
 
 
@@ -44,7 +45,8 @@ register_kind("LinearMultiHeadAttention", "provable_mha.linear:LinearMultiHeadAt
 
 
 def __getattr__(name):  # lazy: the learner and subpackages pull in cvxpy / ortools
-    if name in ("learn", "LearnResult", "Certificate"):
+    if name in ("learn", "LearnResult", "Certificate", "information_limit", "local_identifiability",
+                "LocalIdentifiability"):
         from . import learner  # the learner package is named so it cannot shadow pm.learn
 
         return getattr(learner, name)

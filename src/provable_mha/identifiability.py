@@ -120,20 +120,12 @@ def _groups(thetas: np.ndarray, rtol: float) -> list[tuple[int, ...]]:
 
 
 def _jacobian_null_dim(layer: MultiHeadAttention, k: int, n: int, rng, inputs: str | None) -> int:
-    from .learner.design import attention, design_matrix, theta_jacobian
+    from .learner.limits import local_identifiability
     from .sampling import sample_boolean, sample_gaussian
 
-    d = layer.d
-    P = 2 * layer.m * d * d  # J is (n k d) x P, plus its d-fold Kronecker block: check before building it
-    check_memory(8.0 * n * k * d * (P + layer.m * d * d), "the Jacobian of identifiability(jacobian=True)")
-    X = (sample_gaussian if inputs == "real" else sample_boolean)(n, k, d, rng)
-    th, ws = np.asarray(layer.thetas), np.asarray(layer.ws)
-    A = attention(th, X)
-    D = design_matrix(th, X, A)
-    J = np.hstack([theta_jacobian(th, ws, X, A), np.kron(D, np.eye(d))])
-    s = np.linalg.svd(J, compute_uv=False)
-    tol = s[0] * max(J.shape) * np.finfo(float).eps * 1e3
-    return int(J.shape[1] - np.sum(s > tol))
+    check_memory(8.0 * n * k * layer.d * 3 * layer.m * layer.d**2, "the Jacobian of identifiability(jacobian=True)")
+    X = (sample_gaussian if inputs == "real" else sample_boolean)(n, k, layer.d, rng)
+    return local_identifiability(layer, X).null_dim
 
 
 def _two_token_checks(rep: IdentifiabilityReport, th: np.ndarray, ws: np.ndarray, rtol: float) -> None:

@@ -15,7 +15,9 @@ Layout (the tree is the algorithm as it runs):
 
 from .api import STRATEGIES, information_limit, learn, min_examples
 from .evaluate import TruthComparison, compare_to_truth
+from .limits import LocalIdentifiability, local_identifiability
 from .result import Candidate, Certificate, LearnResult, PhaseRecord
 
 __all__ = ["learn", "min_examples", "information_limit", "STRATEGIES", "LearnResult", "Certificate",
-           "Candidate", "PhaseRecord", "compare_to_truth", "TruthComparison"]
+           "Candidate", "PhaseRecord", "compare_to_truth", "TruthComparison", "local_identifiability",
+           "LocalIdentifiability"]
