@@ -2,10 +2,10 @@
 
 Usage (``docs/frontier.md``, "Is n* sharp?", reports the results)::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/local_identifiability.py          # ~2 min
+    OPENBLAS_NUM_THREADS=1 python benchmarks/local_identifiability.py          # ~8 min
     OPENBLAS_NUM_THREADS=1 python benchmarks/local_identifiability.py --quick  # smoke run, *_quick.csv
 
-For each frontier cell with 2md^2 <= 4096 parameters and each multiple f of n*: the same planted
+For each frontier cell with 2md^2 <= 2048 parameters and each multiple f of n*: the same planted
 layers and the same training inputs as ``frontier.py`` (``sample_complexity.run_once`` draws
 n_train + 10 examples and ``pm.learn(rng=seed)`` holds out the first 10 of
 ``default_rng(seed).permutation(n)``; reproduced here). ``pm.local_identifiability`` reports whether
@@ -36,7 +36,7 @@ from frontier import GRID, MULTIPLES
 
 import provable_mha as pm
 
-MAX_PARAMETERS = 4096  # the SVD of the (n k d) x 2md^2 Jacobian: seconds at 4096, minutes above
+MAX_PARAMETERS = 2048  # the SVD of the (n k d) x 2md^2 Jacobian: seconds at 2048, minutes per seed at 4096
 QUICK = [(1, 4, 3, 1.0), (2, 6, 4, 1.0)]
 
 
