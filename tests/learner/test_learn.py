@@ -149,13 +149,21 @@ def test_same_seed_same_result():
 
 
 def test_fit_that_fails_holdout_is_refused():
-    """A parity-gadget layer (sharp, degenerate heads) is fitted on training data but not identified."""
-    from provable_mha.hardness import parity_instance
+    """An exact training fit whose held-out labels come from another layer is refused, not certified.
 
-    layer = parity_instance([6], 2, 7)
-    X = pm.sample_boolean(224, 2, 7, 2)
+    The held-out rows are the ones ``learn``'s split (``api._split`` with the same generator) holds
+    out; only their labels are replaced, so training is consistent with ``layer`` and the fit is exact.
+    """
+    from provable_mha.learner.api import _split
+
+    layer, other = pm.planted_instance(2, 8, 4, rng=3), pm.planted_instance(2, 8, 4, rng=4)
+    X = pm.sample_boolean(60, 4, 8, 2)
+    idx = np.arange(60, dtype=float)[:, None, None] * np.ones((1, 4, 8))
+    held = _split(idx, idx, 2, 0.2, np.random.default_rng(0))[2][:, 0, 0].astype(int)
+    Y = layer(X)
+    Y[held] = other(X[held])
     with pytest.raises(pm.LearnError, match="not certified") as info:
-        learn(X, layer(X), 2, rng=0, holdout=0.2)
+        learn(X, Y, 2, rng=0, holdout=0.2)
     res = info.value.diagnosis["result"]
     assert not res.certificate.certified
     assert res.train_relative_error < 1e-8 < res.certificate.max_residual

@@ -59,7 +59,10 @@ def test_start_points_are_reproducible_and_cycle_scales():
     b = list(practical.start_points(2, 4, np.random.default_rng(5), 5))
     assert [n for n, _ in a] == [n for n, _ in b]
     assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, b, strict=True))
-    assert a[0][0] == "random(scale=1.0)" and a[4][0] == "random(scale=1.0)" and a[1][0] == "random(scale=2.0)"
+    scales = practical.START_SCALES
+    assert [n for n, _ in a] == [f"random(scale={scales[j % len(scales)]})" for j in range(5)]
+    for j, (_, th) in enumerate(a):  # logit scale s: Theta = s G / d, so ||Theta_i||_F ~ s
+        assert 0.4 < np.linalg.norm(th[0]) / scales[j % len(scales)] < 2.0
 
 
 def test_matrix_free_search_matches_the_dense_products_and_converges():

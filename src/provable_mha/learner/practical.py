@@ -126,8 +126,16 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
                     res.evaluations, res.reason, start)
 
 
-def start_points(m: int, d: int, rng: np.random.Generator, count: int, scales=(1.0, 2.0, 0.5, 3.0)):
-    """Random starts :math:`\\Theta_i = s\\,G_i/d` cycling through logit scales ``scales``."""
+#: Logit scales of the random starts, cycled. Soft starts: for Boolean x, the logit
+#: :math:`x_a^\top\Theta_i x_b` of a start has standard deviation s, so s = 0.25 and 0.1 start from
+#: nearly uniform attention and let LM sharpen it (the "start soft" of a temperature homotopy).
+#: Measured (docs/learner.md, "Strategy practical"): near the information limit they need about
+#: half the starts of the release-1 cycle (1, 2, 0.5, 3), also on planted layers of scale 2-8.
+START_SCALES = (0.25, 0.1)
+
+
+def start_points(m: int, d: int, rng: np.random.Generator, count: int, scales=START_SCALES):
+    """Random starts :math:`\\Theta_i = s\\,G_i/d` (G standard Gaussian) cycling through ``scales``."""
     for j in range(count):
         s = scales[j % len(scales)]
         yield f"random(scale={s})", s * rng.standard_normal((m, d, d)) / d
