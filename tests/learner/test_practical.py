@@ -1,6 +1,7 @@
 """The practical strategy: Kaufman's structured normal equations, local search, the multi-start loop."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -78,3 +79,16 @@ def test_matrix_free_search_matches_the_dense_products_and_converges():
     np.testing.assert_allclose(op.op.matvec(v), J @ op.scaling(v), rtol=1e-9, atol=1e-12)
     run = practical.local_search(X, Y, 2, t.reshape(2, 6, 6), linear_algebra="matrix-free")
     assert run.relative_residual < 1e-12
+
+
+def test_start_scales_option_reaches_the_starts_and_is_validated():
+    layer = pm.planted_instance(1, 4, 3, rng=2)
+    X = pm.sample_boolean(60, 3, 4, 3)
+    res = pm.learn(X, layer(X), 1, rng=0, start_scales=[0.7])
+    assert res.certificate.certified
+    assert all(r["start"] == "random(scale=0.7)" for r in res.phases[0].info["runs"])
+    for bad in ([], [0.0], [-1.0], [float("nan")], ["a"], [[0.1, 0.2]], [2e3], [True]):
+        with pytest.raises(ValueError, match="start_scales"):
+            pm.learn(X, layer(X), 1, rng=0, start_scales=bad)
+    with pytest.raises(ValueError, match="unknown options"):
+        pm.learn(X, layer(X), 1, method="structured", start_scales=[0.1])

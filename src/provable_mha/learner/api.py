@@ -42,7 +42,15 @@ __all__ = ["learn", "min_examples", "information_limit", "STRATEGIES"]
 #: ``method`` name -> strategy ``(problem, rng) -> Candidate``.
 STRATEGIES = {"practical": practical, "structured": structured}
 #: ``method`` name -> the strategy options ``learn(**options)`` accepts (checked before any work).
-STRATEGY_OPTIONS = {"practical": frozenset(), "structured": STRUCTURED_OPTIONS}
+STRATEGY_OPTIONS = {"practical": frozenset({"start_scales"}), "structured": STRUCTURED_OPTIONS}
+
+
+def _check_start_scales(v) -> tuple[float, ...]:
+    """``start_scales``: 1 to 64 logit scales in (0, 1000] (a larger start overflows the softmax)."""
+    vals = np.atleast_1d(np.asarray(v, dtype=object))
+    if not 1 <= vals.size <= 64 or vals.ndim != 1:
+        raise ValueError(f"start_scales must be 1 to 64 positive numbers, got {v!r}")
+    return tuple(check_real(x, "start_scales entry", minimum=0.0, strict_min=True, maximum=1e3) for x in vals)
 
 
 def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver, options):
@@ -64,6 +72,8 @@ def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bo
     if unknown:
         raise ValueError(f"unknown options for method={method!r}: {sorted(unknown)}; known: "
                          f"{sorted(STRATEGY_OPTIONS[method])}")
+    if "start_scales" in options:
+        options["start_scales"] = _check_start_scales(options["start_scales"])
     for name, v, lo, hi in (("noise", noise, 0.0, math.inf), ("holdout", holdout, 0.0, 1.0),
                             ("delta", delta, 0.0, 1.0)):
         if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not np.isfinite(v):
@@ -136,7 +146,9 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
     mode : str, optional
         Deprecated alias of ``method`` (``"provable"`` means ``"structured"``).
     **options
-        Strategy options (``docs/structured.md`` lists the structured ones).
+        Strategy options (``docs/structured.md`` lists the structured ones). Practical:
+        ``start_scales`` — the logit scales the random starts cycle through (default
+        :data:`.practical.START_SCALES`, soft starts; ``docs/learner.md``).
 
     Returns
     -------

@@ -150,7 +150,8 @@ def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
     thr = problem.threshold
     t0 = time.perf_counter()
     runs: list[LocalRun] = []
-    for name, th0 in start_points(m, d, rng, problem.restarts):
+    scales = (problem.options or {}).get("start_scales", START_SCALES)
+    for name, th0 in start_points(m, d, rng, problem.restarts, scales):
         run = local_search(X, Y, m, th0, threshold=thr, start=name)
         runs.append(run)
         problem.tick(f"residual {run.relative_residual:.1e}")
