@@ -250,9 +250,8 @@ def summarize_cell(cell: Cell, rows: list[dict], rng=0) -> dict:
 # ---------------------------------------------------------------- baselines on the same examples
 def training_examples(cell: Cell, n_train: int, seed: int):
     """The examples of ``sample_complexity.run_once`` and the split ``pm.learn`` makes of them."""
-    layer = pm.planted_instance(cell.m, cell.d, cell.k, scale=cell.scale, rng=seed)
-    n = n_train + sc.N_HOLDOUT
-    X = pm.sample_boolean(n, cell.k, cell.d, rng=np.random.default_rng([seed, n, 1]))
+    layer, X = sc.planted_data(cell.m, cell.d, cell.k, n_train, seed, cell.scale)
+    n = len(X)
     Xt = pm.sample_boolean(sc.N_TEST, cell.k, cell.d, rng=np.random.default_rng([seed, 2]))
     tr = learn_split(n, seed, holdout=sc.N_HOLDOUT / n)
     return layer, X, layer(X), tr, Xt, layer(Xt)

@@ -53,6 +53,7 @@ import numpy as np
 
 import provable_mha as pm
 from provable_mha.baselines import adam_joint, fd_varpro_lm
+from provable_mha.learner.api import split_indices
 
 SUCCESS = 1e-8
 N_TEST = 2000
@@ -96,8 +97,7 @@ def total_for(n_train: int, holdout: float = HOLDOUT) -> int:
 
 def learn_split(n: int, seed: int, holdout: float = HOLDOUT):
     """Training indices of ``pm.learn(..., holdout=holdout, rng=seed)`` (its permutation, reproduced)."""
-    n_h = max(1, int(round(holdout * n)))
-    return np.random.default_rng(seed).permutation(n)[n_h:]
+    return split_indices(n, holdout, np.random.default_rng(seed))[0]
 
 
 def _run_cell(cell, seed, cap, writer, fh):

@@ -33,6 +33,7 @@ import numpy as np
 import sample_complexity as sc  # sibling script
 from _results import RESULTS, write_rows
 from frontier import GRID, MULTIPLES
+from learner_vs_baselines import learn_split
 
 import provable_mha as pm
 
@@ -42,11 +43,8 @@ QUICK = [(1, 4, 3, 1.0), (2, 6, 4, 1.0)]
 
 def training_inputs(m: int, d: int, k: int, scale: float, n_train: int, seed: int):
     """The planted layer and the exact training inputs ``frontier.run_call`` gives ``pm.learn``."""
-    layer = pm.planted_instance(m, d, k, scale=scale, rng=seed)
-    n = n_train + sc.N_HOLDOUT
-    X = pm.sample_boolean(n, k, d, rng=np.random.default_rng([seed, n, 1]))
-    n_h = max(1, int(round(sc.N_HOLDOUT / n * n)))
-    return layer, X[np.random.default_rng(seed).permutation(n)[n_h:]]
+    layer, X = sc.planted_data(m, d, k, n_train, seed, scale)
+    return layer, X[learn_split(len(X), seed, holdout=sc.N_HOLDOUT / len(X))]
 
 
 def rank_rows(cells, seeds: int, log=print) -> list[dict]:
@@ -71,9 +69,8 @@ def probe(seeds=(0, 1, 2), restarts: int = 1000, log=print) -> list[dict]:
     n_train = sc.train_sizes(m, d, k, (1.25,))[0][1]
     rows = []
     for seed in seeds:
-        layer, _ = training_inputs(m, d, k, 1.0, n_train, seed)
-        n = n_train + sc.N_HOLDOUT
-        X = pm.sample_boolean(n, k, d, rng=np.random.default_rng([seed, n, 1]))
+        layer, X = sc.planted_data(m, d, k, n_train, seed, 1.0)
+        n = len(X)
         Xt = pm.sample_boolean(sc.N_TEST, k, d, rng=np.random.default_rng([seed, 2]))
         t0 = time.perf_counter()
         res = pm.learn(X, layer(X), m, rng=seed, holdout=sc.N_HOLDOUT / n, strict=False, restarts=restarts)

@@ -148,11 +148,18 @@ def train_sizes(m: int, d: int, k: int, multiples) -> list[tuple[float, int]]:
     return out
 
 
+def planted_data(m: int, d: int, k: int, n_train: int, seed: int, scale: float | None = None):
+    """The planted layer (``scale``, default :data:`SCALE`) and the ``n_train + N_HOLDOUT`` Boolean
+    inputs of :func:`run_once`; ``frontier.py`` and the scripts built on it draw theirs here too."""
+    layer = pm.planted_instance(m, d, k, scale=SCALE if scale is None else scale, rng=seed)
+    n = n_train + N_HOLDOUT
+    return layer, pm.sample_boolean(n, k, d, rng=np.random.default_rng([seed, n, 1]))
+
+
 def run_once(method: str, m: int, d: int, k: int, n_train: int, seed: int) -> dict:
     """One ``pm.learn`` call on a planted layer; success = relative test error <= ``SUCCESS``."""
-    layer = pm.planted_instance(m, d, k, scale=SCALE, rng=seed)
-    n = n_train + N_HOLDOUT
-    X = pm.sample_boolean(n, k, d, rng=np.random.default_rng([seed, n, 1]))
+    layer, X = planted_data(m, d, k, n_train, seed)
+    n = len(X)
     Y = layer(X)
     Xt = pm.sample_boolean(N_TEST, k, d, rng=np.random.default_rng([seed, 2]))
     row = {"method": method, "m": m, "d": d, "k": k, "n_star": n_star(m, d, k), "n_train": n_train,

@@ -40,10 +40,8 @@ QUICK = [(1, 4, 3, 1.0, 1.5, 3)]
 
 def starts_needed(m, d, k, scale, n_train, seed, scales) -> float:
     """Starts the search ran until one was accepted; ``inf`` if none of ``BUDGET`` was."""
-    layer = pm.planted_instance(m, d, k, scale=scale, rng=seed)
-    n = n_train + sc.N_HOLDOUT
-    X = pm.sample_boolean(n, k, d, rng=np.random.default_rng([seed, n, 1]))
-    res = pm.learn(X, layer(X), m, rng=seed, holdout=sc.N_HOLDOUT / n, strict=False, restarts=BUDGET,
+    layer, X = sc.planted_data(m, d, k, n_train, seed, scale)
+    res = pm.learn(X, layer(X), m, rng=seed, holdout=sc.N_HOLDOUT / len(X), strict=False, restarts=BUDGET,
                    start_scales=scales)
     info = next(p for p in res.phases if p.name == "search").info
     runs = info["runs"]

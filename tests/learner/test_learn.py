@@ -151,15 +151,14 @@ def test_same_seed_same_result():
 def test_fit_that_fails_holdout_is_refused():
     """An exact training fit whose held-out labels come from another layer is refused, not certified.
 
-    The held-out rows are the ones ``learn``'s split (``api._split`` with the same generator) holds
-    out; only their labels are replaced, so training is consistent with ``layer`` and the fit is exact.
+    The held-out rows are the ones ``learn``'s split (``api.split_indices``) holds out; only their
+    labels are replaced, so training is consistent with ``layer`` and the fit is exact.
     """
-    from provable_mha.learner.api import _split
+    from provable_mha.learner.api import split_indices
 
     layer, other = pm.planted_instance(2, 8, 4, rng=3), pm.planted_instance(2, 8, 4, rng=4)
     X = pm.sample_boolean(60, 4, 8, 2)
-    idx = np.arange(60, dtype=float)[:, None, None] * np.ones((1, 4, 8))
-    held = _split(idx, idx, 2, 0.2, np.random.default_rng(0))[2][:, 0, 0].astype(int)
+    held = split_indices(60, 0.2, np.random.default_rng(0))[1]
     Y = layer(X)
     Y[held] = other(X[held])
     with pytest.raises(pm.LearnError, match="not certified") as info:

@@ -27,7 +27,7 @@ methods alternate practical / structured; ``strict=False``):
   target fraction (5%–60%) of inputs. The certificate is then about T' (the held-out
   distribution), and fresh examples are labelled by T'. This is the sharp case: a certificate that
   ignored a failing held-out example would show up here. Building it needs the held-out indices,
-  which :func:`_holdout_indices` reproduces from ``learn``'s split (checked against the
+  which :func:`_holdout_indices` takes from ``learn``'s split function (checked against the
   certificate's own numbers in every run).
 
 For every certified run, :math:`p` is estimated on 2000 fresh examples from :math:`\mathcal D_h`
@@ -59,6 +59,7 @@ from scipy.stats import binomtest
 
 import provable_mha as pm
 from provable_mha.learner import information_limit
+from provable_mha.learner.api import split_indices
 from provable_mha.learner.policy import holdout_epsilon
 
 DELTA = 0.05
@@ -74,14 +75,12 @@ STRUCTURED_FAST = {"cvxpy_widths": False, "round_widths": False}
 
 
 def _holdout_indices(n: int, holdout: float, seed: int) -> np.ndarray:
-    """The held-out indices of ``pm.learn(..., holdout=holdout, rng=seed)`` (mirrors ``api._split``).
+    """The held-out indices of ``pm.learn(..., holdout=holdout, rng=seed)`` (``api.split_indices``).
 
-    ``learn`` draws ``permutation(n)`` first from ``default_rng(seed)`` and holds out its first
-    ``max(1, round(holdout n))`` entries. Every run of this module checks the reconstruction against
-    the certificate (:func:`_check_split`), so a change in ``learn`` fails loudly here.
+    Every run of this module checks them against the certificate (:func:`_check_split`), so a
+    change in how ``learn`` draws its split fails loudly here.
     """
-    n_h = max(1, int(round(holdout * n)))
-    return np.random.default_rng(seed).permutation(n)[:n_h]
+    return split_indices(n, holdout, np.random.default_rng(seed))[1]
 
 
 def _distinct_unseen(X: np.ndarray, held: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from .result import LearnResult, PhaseRecord, timed_phase
 from .structured import OPTIONS as STRUCTURED_OPTIONS
 from .structured import structured
 
-__all__ = ["learn", "min_examples", "information_limit", "STRATEGIES"]
+__all__ = ["learn", "min_examples", "information_limit", "split_indices", "STRATEGIES"]
 
 #: ``method`` name -> strategy ``(problem, rng) -> Candidate``.
 STRATEGIES = {"practical": practical, "structured": structured}
@@ -178,11 +178,19 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
                       progress=progress, options=options)
 
 
+def split_indices(n: int, holdout: float, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) indices of :func:`learn`'s split: the first ``max(1, round(holdout n))``
+    entries of ``gen.permutation(n)`` are held out. ``learn(rng=seed)`` draws it first from
+    ``default_rng(seed)``, so benchmarks and tests can rebuild the training set with this function."""
+    perm = gen.permutation(n)
+    n_h = max(1, int(round(holdout * n)))
+    return perm[n_h:], perm[:n_h]
+
+
 def _split(X, Y, m, holdout, gen):
     n, k, d = X.shape
-    n_h = max(1, int(round(holdout * n)))
-    n_tr = n - n_h
-    need = min_examples(m, d, k)
+    tr, held = split_indices(n, holdout, gen)
+    n_tr, need = len(tr), min_examples(m, d, k)
     if n_tr < need:
         raise LearnError(
             f"too few examples: {n_tr} training examples (of {n}, holdout {holdout}) but (m, d, k) = "
@@ -190,8 +198,7 @@ def _split(X, Y, m, holdout, gen):
             f"{information_limit(m, d, k):.1f}; 1.5-3x that is recommended)",
             {"n": n, "n_train": n_tr, "min_train": need},
         )
-    perm = gen.permutation(n)
-    return X[perm[n_h:]], Y[perm[n_h:]], X[perm[:n_h]], Y[perm[:n_h]]
+    return X[tr], Y[tr], X[held], Y[held]
 
 
 def _bar(progress: bool, desc: str):
