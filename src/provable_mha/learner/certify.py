@@ -94,7 +94,7 @@ def fresh_leverage(layer: MultiHeadAttention, X: np.ndarray) -> float | None:
     it exceeds the in-sample mean :math:`p/N` when :math:`H` is poorly conditioned (near the
     information limit). Uses training data only. ``None`` above :data:`LEVERAGE_MAX_PARAMS`.
     """
-    from .design import attention, design_matrix, joint_normal_equations, theta_jacobian
+    from .design import joint_jacobian, joint_normal_equations
 
     n, k, d = X.shape
     th, ws = np.asarray(layer.thetas), np.asarray(layer.ws)
@@ -105,11 +105,7 @@ def fresh_leverage(layer: MultiHeadAttention, X: np.ndarray) -> float | None:
         Hinv = np.linalg.inv(H)
     except np.linalg.LinAlgError:
         return None
-    A = attention(th, X)
-    D = design_matrix(th, X, A)
-    Jt = theta_jacobian(th, ws, X, A).reshape(n, k * d, -1)
-    Jw = np.kron(D, np.eye(d)).reshape(n, k * d, -1)
-    J = np.concatenate([Jt, Jw], axis=2)
+    J = joint_jacobian(th, ws, X).reshape(n, k * d, -1)
     L = np.einsum("nrp,pq,nsq->nrs", J, Hinv, J, optimize=True)
     eye = np.eye(k * d)
     vals = []

@@ -32,7 +32,8 @@ from scipy.linalg import blas
 from .._einsum import einsum
 from ..model import attention_weights
 
-__all__ = ["attention", "design_matrix", "theta_covariances", "theta_jacobian", "theta_normal_equations",
+__all__ = ["attention", "design_matrix", "theta_covariances", "theta_jacobian", "joint_jacobian",
+           "theta_normal_equations",
            "solve_w", "WStep", "w_step"]
 
 
@@ -115,6 +116,17 @@ def theta_jacobian(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, A: np.ndar
     C = theta_covariances(thetas, ws, X, A)
     J = einsum("ap,aiqe->aeipq", X.reshape(n * k, d), C)
     return J.reshape(n * k * d, m * d * d)
+
+
+def joint_jacobian(thetas: np.ndarray, ws: np.ndarray, X: np.ndarray, A: np.ndarray | None = None) -> np.ndarray:
+    r"""The explicit Jacobian :math:`[J_\Theta \,|\, D\otimes I_d]` of the flattened output with respect to
+    :math:`(\mathrm{vec}\,\Theta, \mathrm{vec}\,W)`: shape ``(n*k*d, 2*m*d*d)``, rows ``(n, a, e)``.
+
+    Dense, :math:`8\,nkd \cdot 2md^2` bytes: for small problems (``refine.joint_operator`` gives the
+    same map as products)."""
+    A = attention(thetas, X) if A is None else A
+    d = X.shape[2]
+    return np.hstack([theta_jacobian(thetas, ws, X, A), np.kron(design_matrix(thetas, X, A), np.eye(d))])
 
 
 def theta_normal_equations(X: np.ndarray, C: np.ndarray, r: np.ndarray, Q: np.ndarray | None = None):

@@ -71,7 +71,7 @@ def local_identifiability(layer: MultiHeadAttention, X) -> LocalIdentifiability:
 
     Cost :math:`O(nkd\,(2md^2)^2)` time, :math:`8\,nkd\,(2md^2 + md^2)` bytes (checked first).
     """
-    from .design import attention, design_matrix, theta_jacobian
+    from .design import joint_jacobian
 
     if not isinstance(layer, MultiHeadAttention):
         raise ValueError(f"layer must be a MultiHeadAttention, got {type(layer).__name__}")
@@ -81,9 +81,7 @@ def local_identifiability(layer: MultiHeadAttention, X) -> LocalIdentifiability:
     n, k, d = X.shape
     P = 2 * layer.m * d * d
     check_memory(8.0 * n * k * d * (P + layer.m * d * d), "the Jacobian of local_identifiability")
-    th, ws = np.asarray(layer.thetas), np.asarray(layer.ws)
-    A = attention(th, X)
-    J = np.hstack([theta_jacobian(th, ws, X, A), np.kron(design_matrix(th, X, A), np.eye(d))])
+    J = joint_jacobian(np.asarray(layer.thetas), np.asarray(layer.ws), X)
     s = np.linalg.svd(J, compute_uv=False)
     rank = int(np.sum(s > s[0] * max(J.shape) * np.finfo(float).eps * 1e3)) if s.size and s[0] > 0 else 0
     ratio = float(s[-1] / s[0]) if rank == P and J.shape[0] >= P else 0.0

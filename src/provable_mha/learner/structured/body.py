@@ -47,7 +47,7 @@ import numpy as np
 from ...model import MultiHeadAttention, match_heads
 from ...solvers import solve
 from .. import policy
-from ..design import attention, design_matrix, joint_normal_equations, theta_jacobian
+from ..design import joint_jacobian, joint_normal_equations
 from .curvature import _U, curvature_bound, float_slack, residual_extended
 
 __all__ = ["LinearizedBody", "Radius"]
@@ -173,10 +173,7 @@ class LinearizedBody:
     # -- the CVXPY model ---------------------------------------------------------------------
     def jacobian(self) -> np.ndarray:
         """The explicit ``(N, P)`` Jacobian (for the CVXPY model; small problems only)."""
-        X, d = self.X, self.d
-        A = attention(self.thetas, X)
-        D = design_matrix(self.thetas, X, A)
-        return np.hstack([theta_jacobian(self.thetas, self.ws, X, A), np.kron(D, np.eye(d))])
+        return joint_jacobian(self.thetas, self.ws, self.X)
 
     def model(self, rho: float):
         """The body :math:`K(\\rho)` as a CVXPY problem ``max u^T z``, :math:`\\delta=\\rho z`, ``u`` a parameter.
