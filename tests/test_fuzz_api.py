@@ -21,6 +21,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_model import _reference_forward  # the loop-by-loop definition of F(X)
 
 import provable_mha as pm
 
@@ -62,18 +63,6 @@ def small_layers(draw, max_m=3, max_d=4, exponents=(0, 0)):
     gt, gw = rng.standard_normal((m, d, d)), rng.standard_normal((m, d, d))
     et, ew = draw(st.integers(*exponents)), draw(st.integers(*exponents))
     return pm.MultiHeadAttention(gt * 10.0**et, gw * 10.0**ew), gt, gw, et, ew
-
-
-def _reference_forward(thetas, ws, X):
-    """Loop-by-loop F(X) for one example, independent of the vectorised code."""
-    k, d = X.shape
-    out = np.zeros((k, d))
-    for th, w in zip(thetas, ws, strict=True):
-        for a in range(k):
-            logits = np.array([X[a] @ th @ X[b] for b in range(k)])
-            p = np.exp(logits - logits.max())
-            out[a] += (p / p.sum()) @ (X @ w)
-    return out
 
 
 # -- samplers ----------------------------------------------------------------------------------
