@@ -428,8 +428,13 @@ def _side_by_side(bsum: list[dict]) -> list[dict]:
     return list(out.values())
 
 
+def _key(r: dict) -> tuple[int, int, int, float]:
+    """The cell (m, d, k, scale) of a per-call row."""
+    return int(r["m"]), int(r["d"]), int(r["k"]), float(r["scale"])
+
+
 def _of(rows: list[dict], c: Cell) -> list[dict]:
-    return [r for r in rows if (int(r["m"]), int(r["d"]), int(r["k"]), float(r["scale"])) == (c.m, c.d, c.k, c.scale)]
+    return [r for r in rows if _key(r) == (c.m, c.d, c.k, c.scale)]
 
 
 def report(cells: list[Cell], suffix: str, figure: Path | None) -> None:
@@ -468,7 +473,7 @@ def measure(cells: list[Cell], suffix: str, quick: bool, memory_only: bool, grou
     memory = sc.read_csv(p["memory"]) if keep and p["memory"].exists() else []
     if keep:
         chosen = [c for c in cells if c.group in groups]
-        runs = [r for r in runs if not any(r in _of([r], c) for c in chosen)]
+        runs = [r for r in runs if _key(r) not in {(c.m, c.d, c.k, c.scale) for c in chosen}]
         base_runs = [r for r in base_runs if r["cell"] not in {c.label for c in chosen}]
     for i, cell in enumerate(cells):
         if keep and cell.group not in groups:
