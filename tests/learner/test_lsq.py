@@ -46,3 +46,18 @@ def test_deadline_stops_the_loop():
     res = levenberg_marquardt(fun, lambda x, r: DenseJacobian(jac(x), r), np.array([-1.2, 1.0]),
                               deadline=time.perf_counter() - 1.0)
     assert res.reason == "deadline" and res.iterations == 0
+
+
+def test_ridged_problem_reaches_the_tikhonov_solution_with_either_linear_algebra():
+    """LM on [Ax - b; c x] converges to (A^T A + c^2 I)^{-1} A^T b, dense and matrix-free alike."""
+    from provable_mha.learner.lsq import ridged
+
+    rng = np.random.default_rng(3)
+    A, b, c = rng.standard_normal((30, 8)), rng.standard_normal(30), 0.7
+    exact = np.linalg.solve(A.T @ A + c * c * np.eye(8), A.T @ b)
+    dense = lambda x, r: DenseJacobian(A, r)  # noqa: E731
+    free = lambda x, r: MatrixFree(lambda v: A @ v, lambda u: A.T @ u, A.shape, r, (A ** 2).sum(0), rtol=1e-14)  # noqa: E731
+    for linearize in (dense, free):
+        res = levenberg_marquardt(*ridged(lambda x: A @ x - b, linearize, c), np.zeros(8), gtol=1e-12)
+        np.testing.assert_allclose(res.x, exact, rtol=1e-8, atol=1e-10)
+        assert len(res.r) == 38 and np.isclose(res.cost, 0.5 * (np.sum((A @ exact - b) ** 2) + c * c * exact @ exact))

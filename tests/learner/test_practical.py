@@ -92,3 +92,31 @@ def test_start_scales_option_reaches_the_starts_and_is_validated():
             pm.learn(X, layer(X), 1, rng=0, start_scales=bad)
     with pytest.raises(ValueError, match="unknown options"):
         pm.learn(X, layer(X), 1, method="structured", start_scales=[0.1])
+
+
+@pytest.mark.parametrize("linear_algebra", ["dense", "matrix-free"])
+def test_ridge_path_is_followed_by_the_exact_fit(linear_algebra):
+    """Even a heavy Tikhonov path leaves the returned fit unregularised: the last stage is the plain search."""
+    layer = pm.planted_instance(2, 6, 3, rng=1)
+    X = pm.sample_boolean(40, 3, 6, 2)
+    th0 = np.asarray(layer.thetas) + 1e-2 * np.random.default_rng(0).standard_normal((2, 6, 6))
+    plain = practical.local_search(X, layer(X), 2, th0, linear_algebra=linear_algebra)
+    path = practical.local_search(X, layer(X), 2, th0, linear_algebra=linear_algebra, ridge_path=(1e-1, 1e-2))
+    assert path.relative_residual < 1e-12
+    assert path.iterations >= plain.iterations + 2  # the path's iterations are counted
+
+
+def test_ridge_path_option_reaches_the_search_and_is_validated():
+    layer = pm.planted_instance(1, 4, 3, rng=2)
+    X = pm.sample_boolean(60, 3, 4, 3)
+    its = {}
+    for path in ((), (1e-2,) * 4):
+        res = pm.learn(X, layer(X), 1, rng=0, ridge_path=path)
+        assert res.certificate.certified
+        its[path] = sum(r["iterations"] for r in res.phases[0].info["runs"])
+    assert its[(1e-2,) * 4] > its[()]
+    for bad in ("ab", [[1e-3]], [2.0], [0.0], [-1.0], [float("nan")], [True], [1e-3] * 65):
+        with pytest.raises(ValueError, match="ridge_path"):
+            pm.learn(X, layer(X), 1, rng=0, ridge_path=bad)
+    with pytest.raises(ValueError, match="unknown options"):
+        pm.learn(X, layer(X), 1, method="structured", ridge_path=[1e-3])

@@ -42,7 +42,7 @@ __all__ = ["learn", "min_examples", "information_limit", "split_indices", "STRAT
 #: ``method`` name -> strategy ``(problem, rng) -> Candidate``.
 STRATEGIES = {"practical": practical, "structured": structured}
 #: ``method`` name -> the strategy options ``learn(**options)`` accepts (checked before any work).
-STRATEGY_OPTIONS = {"practical": frozenset({"start_scales"}), "structured": STRUCTURED_OPTIONS}
+STRATEGY_OPTIONS = {"practical": frozenset({"start_scales", "ridge_path"}), "structured": STRUCTURED_OPTIONS}
 
 
 def _check_start_scales(v) -> tuple[float, ...]:
@@ -51,6 +51,14 @@ def _check_start_scales(v) -> tuple[float, ...]:
     if not 1 <= vals.size <= 64 or vals.ndim != 1:
         raise ValueError(f"start_scales must be 1 to 64 positive numbers, got {v!r}")
     return tuple(check_real(x, "start_scales entry", minimum=0.0, strict_min=True, maximum=1e3) for x in vals)
+
+
+def _check_ridge_path(v) -> tuple[float, ...]:
+    """``ridge_path``: 0 to 64 Tikhonov weights in (0, 1] (empty: no path)."""
+    vals = np.asarray(v, dtype=object).reshape(-1) if not isinstance(v, (str, bytes)) else None
+    if vals is None or vals.size > 64 or np.ndim(v) > 1:
+        raise ValueError(f"ridge_path must be a sequence of 0 to 64 weights in (0, 1], got {v!r}")
+    return tuple(check_real(x, "ridge_path entry", minimum=0.0, strict_min=True, maximum=1.0) for x in vals)
 
 
 def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver, options):
@@ -74,6 +82,8 @@ def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bo
                          f"{sorted(STRATEGY_OPTIONS[method])}")
     if "start_scales" in options:
         options["start_scales"] = _check_start_scales(options["start_scales"])
+    if "ridge_path" in options:
+        options["ridge_path"] = _check_ridge_path(options["ridge_path"])
     for name, v, lo, hi in (("noise", noise, 0.0, math.inf), ("holdout", holdout, 0.0, 1.0),
                             ("delta", delta, 0.0, 1.0)):
         if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not np.isfinite(v):
@@ -148,7 +158,9 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
     **options
         Strategy options (``docs/structured.md`` lists the structured ones). Practical:
         ``start_scales`` — the logit scales the random starts cycle through (default
-        :data:`.practical.START_SCALES`, soft starts; ``docs/learner.md``).
+        :data:`.practical.START_SCALES`, soft starts; ``docs/learner.md``); ``ridge_path`` — the
+        Tikhonov weights each start runs through before the plain search (default
+        :data:`.practical.RIDGE_PATH`; ``()`` turns the path off).
 
     Returns
     -------

@@ -20,6 +20,10 @@ what differs between callers is only how the linear system is solved, behind
   :math:`\min_z\|JD^{-1/2}z + r\|^2+\lambda\|z\|^2`, :math:`\delta = D^{-1/2}z` — the same step
   without a :math:`p\times p` matrix, for sizes where :math:`p^2` does not fit.
 
+:func:`ridged` turns a problem into its Tikhonov-regularised version
+:math:`\tfrac12\|r(x)\|^2+\tfrac12c^2\|x\|^2` (the residual :math:`[r(x);\,cx]`, Jacobian
+:math:`[J;\,cI]`) for either kind of linear algebra.
+
 A problem may also supply ``retract(x, step)`` (default ``x + step``), e.g. to re-orthonormalise
 a basis after each step (optimisation on a Grassmannian). Why an in-house loop and not
 :func:`scipy.optimize.least_squares` is measured in ``docs/learner.md`` ("The least-squares core").
@@ -36,7 +40,7 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, lsmr
 
 __all__ = ["LMResult", "Linearization", "DenseNormal", "DenseJacobian", "MatrixFree",
-           "levenberg_marquardt"]
+           "levenberg_marquardt", "ridged"]
 
 
 class Linearization:
@@ -46,6 +50,10 @@ class Linearization:
 
     def step(self, lam: float) -> np.ndarray:  # pragma: no cover - interface
         """Solve :math:`(J^\\top J+\\lambda D)\\delta=-J^\\top r`."""
+        raise NotImplementedError
+
+    def with_ridge(self, c: float, x: np.ndarray) -> Linearization:  # pragma: no cover - interface
+        """The linearisation of :math:`[r;\\,cx]` at ``x`` (Jacobian :math:`[J;\\,cI]`)."""
         raise NotImplementedError
 
 
@@ -64,6 +72,9 @@ class DenseNormal(Linearization):
                                           check_finite=False)
         except np.linalg.LinAlgError:
             return np.linalg.solve(A, -self.gradient)  # raises LinAlgError when singular
+
+    def with_ridge(self, c: float, x: np.ndarray) -> DenseNormal:
+        return DenseNormal(self.H + c * c * np.eye(len(x)), self.gradient + c * c * x)
 
 
 def DenseJacobian(J: np.ndarray, r: np.ndarray) -> DenseNormal:
@@ -94,7 +105,8 @@ class MatrixFree(Linearization):
     def __init__(self, matvec: Callable, rmatvec: Callable, shape: tuple[int, int], r: np.ndarray,
                  col_norms2: np.ndarray | None = None, *, scaling: Callable | None = None, rtol: float = 1e-10,
                  maxiter: int | None = None) -> None:
-        self.r = r
+        self.r, self.shape = r, shape
+        self.products = (matvec, rmatvec)
         if scaling is None:
             scale = np.maximum(col_norms2, 1e-12 * max(1.0, float(col_norms2.max(initial=0.0))))
             inv_sqrt = 1.0 / np.sqrt(scale)
@@ -105,6 +117,13 @@ class MatrixFree(Linearization):
         self.gradient = rmatvec(r)
         self.rtol, self.maxiter = rtol, maxiter
         self.inner_iterations = 0
+
+    def with_ridge(self, c: float, x: np.ndarray) -> MatrixFree:
+        """Same products stacked with :math:`cI`; the scaling (preconditioner) is kept."""
+        (mv, rmv), (N, p) = self.products, self.shape
+        return MatrixFree(lambda v: np.concatenate([mv(v), c * v]), lambda u: rmv(u[:N]) + c * u[N:], (N + p, p),
+                          np.concatenate([self.r, c * x]), scaling=self.scaling, rtol=self.rtol,
+                          maxiter=self.maxiter)
 
     def step(self, lam: float) -> np.ndarray:
         out = lsmr(self.op, -self.r, damp=float(np.sqrt(lam)), atol=self.rtol, btol=self.rtol,
@@ -211,3 +230,17 @@ def levenberg_marquardt(
         else:
             return done(it, False, "no decrease (lambda saturated)")
     return done(max_iter, False, "max_iter reached")
+
+
+def ridged(residual: Callable[[np.ndarray], np.ndarray], linearize: Callable[[np.ndarray, np.ndarray], Linearization],
+           c: float):
+    """``(residual, linearize)`` of :math:`[r(x);\\,cx]`: LM on it minimises
+    :math:`\\tfrac12\\|r(x)\\|^2+\\tfrac12c^2\\|x\\|^2` (Tikhonov)."""
+
+    def res(x):
+        return np.concatenate([residual(x), c * x])
+
+    def lin(x, r):
+        return linearize(x, r[: len(r) - len(x)]).with_ridge(c, x)
+
+    return res, lin

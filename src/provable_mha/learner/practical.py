@@ -24,12 +24,12 @@ import numpy as np
 from .._einsum import einsum
 from . import policy
 from .design import theta_block_scaling, theta_covariances, theta_jvp, theta_normal_equations, theta_vjp, w_step
-from .lsq import DenseNormal, MatrixFree, levenberg_marquardt
+from .lsq import DenseNormal, MatrixFree, levenberg_marquardt, ridged
 from .problem import Problem
 from .result import Candidate, PhaseRecord
 
 __all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "start_points",
-           "practical", "DENSE_MAX_PARAMS"]
+           "practical", "DENSE_MAX_PARAMS", "START_SCALES", "RIDGE_PATH", "RIDGE_ITERS"]
 
 
 @dataclass
@@ -105,25 +105,51 @@ def varpro_operator(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.
 DENSE_MAX_PARAMS = 512
 
 
+#: Tikhonov path of a start (relative weights :math:`\lambda`, each run for :data:`RIDGE_ITERS`
+#: LM iterations before the unregularised search). Why: near n* the starts that fail run off to
+#: large :math:`\|\Theta\|` (hard attention that almost fits a few examples; at (2,8,4), 1.25 n*,
+#: failed starts end at :math:`\|\Theta\|_F` 2-25 against 1.5 for every success), and the penalty
+#: keeps a start near soft attention while the fit forms. Measured in ``docs/learner.md``.
+RIDGE_PATH = (1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
+RIDGE_ITERS = 5
+
+
 def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
-                 start: str = "given", deadline: float | None = None, linear_algebra: str = "auto") -> LocalRun:
-    """Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``.
+                 start: str = "given", deadline: float | None = None, linear_algebra: str = "auto",
+                 ridge_path: tuple[float, ...] = ()) -> LocalRun:
+    r"""Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``.
 
     ``linear_algebra``: ``"dense"`` (structured normal equations), ``"matrix-free"`` (LSMR on
     products) or ``"auto"`` (matrix-free above :data:`DENSE_MAX_PARAMS` attention parameters).
+    ``ridge_path``: weights :math:`\lambda_1 > \lambda_2 > \dots`; first, for each in turn,
+    :data:`RIDGE_ITERS` iterations on :math:`\|r(\Theta)\|^2 + \lambda\|Y\|^2\|\Theta\|_F^2`
+    (a homotopy from a penalised to the exact fit; :func:`.lsq.ridged`), then the plain search.
+    Only the final, unregularised fit is returned and judged.
     """
     d = X.shape[2]
     norm = float(np.linalg.norm(Y))
     free = linear_algebra == "matrix-free" or (linear_algebra == "auto" and m * d * d > DENSE_MAX_PARAMS)
     linearize = varpro_operator if free else varpro_normal
-    res = levenberg_marquardt(lambda t: varpro_residual(t, X, Y, m)[0],
-                              lambda t, r: linearize(t, r, X, Y, m), theta0.ravel(),
+
+    def residual(t):
+        return varpro_residual(t, X, Y, m)[0]
+
+    def lin(t, r):
+        return linearize(t, r, X, Y, m)
+
+    theta = theta0.ravel()
+    iterations = evaluations = 0
+    for lam in ridge_path:
+        path = levenberg_marquardt(*ridged(residual, lin, np.sqrt(lam) * norm), theta, max_iter=RIDGE_ITERS,
+                                   deadline=deadline)
+        theta, iterations, evaluations = path.x, iterations + path.iterations, evaluations + path.evaluations
+    res = levenberg_marquardt(residual, lin, theta,
                               max_iter=max_iter, ftol=0.5 * (policy.LM_POLISH * threshold * norm) ** 2,
                               stall_window=policy.LM_STALL_WINDOW, stall_ratio=policy.LM_STALL_RATIO,
                               deadline=deadline)
     W = varpro_residual(res.x, X, Y, m)[1]
-    return LocalRun(res.x.reshape(m, d, d), W, float(np.linalg.norm(res.r) / norm), res.iterations,
-                    res.evaluations, res.reason, start)
+    return LocalRun(res.x.reshape(m, d, d), W, float(np.linalg.norm(res.r) / norm), iterations + res.iterations,
+                    evaluations + res.evaluations, res.reason, start)
 
 
 #: Logit scales of the random starts, cycled. Soft starts: for Boolean x, the logit
@@ -150,9 +176,10 @@ def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
     thr = problem.threshold
     t0 = time.perf_counter()
     runs: list[LocalRun] = []
-    scales = (problem.options or {}).get("start_scales", START_SCALES)
+    options = problem.options or {}
+    scales, path = options.get("start_scales", START_SCALES), options.get("ridge_path", RIDGE_PATH)
     for name, th0 in start_points(m, d, rng, problem.restarts, scales):
-        run = local_search(X, Y, m, th0, threshold=thr, start=name)
+        run = local_search(X, Y, m, th0, threshold=thr, start=name, ridge_path=path)
         runs.append(run)
         problem.tick(f"residual {run.relative_residual:.1e}")
         if run.relative_residual <= thr:
