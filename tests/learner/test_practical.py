@@ -106,15 +106,23 @@ def test_ridge_path_is_followed_by_the_exact_fit(linear_algebra):
     assert path.iterations >= plain.iterations + 2  # the path's iterations are counted
 
 
-def test_ridge_path_option_reaches_the_search_and_is_validated():
+def test_ridge_path_option_reaches_every_start_but_the_first_and_is_validated(monkeypatch):
     layer = pm.planted_instance(1, 4, 3, rng=2)
     X = pm.sample_boolean(60, 3, 4, 3)
-    its = {}
-    for path in ((), (1e-2,) * 4):
-        res = pm.learn(X, layer(X), 1, rng=0, ridge_path=path)
-        assert res.certificate.certified
-        its[path] = sum(r["iterations"] for r in res.phases[0].info["runs"])
-    assert its[(1e-2,) * 4] > its[()]
+    seen, real = [], practical.local_search
+
+    def spy(*args, **kw):
+        seen.append(kw["ridge_path"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(practical, "local_search", spy)
+    Y = np.random.default_rng(0).standard_normal(X.shape)  # no 1-head layer fits: every start runs
+    pm.learn(X, Y, 1, rng=0, restarts=3, strict=False, ridge_path=[1e-2, 1e-3])
+    assert seen == [(), (1e-2, 1e-3), (1e-2, 1e-3)]
+    seen.clear()
+    pm.learn(X, Y, 1, rng=0, restarts=2, strict=False)
+    assert seen == [(), practical.RIDGE_PATH]
+    assert pm.learn(X, layer(X), 1, rng=0, ridge_path=()).certificate.certified
     for bad in ("ab", [[1e-3]], [2.0], [0.0], [-1.0], [float("nan")], [True], [1e-3] * 65):
         with pytest.raises(ValueError, match="ridge_path"):
             pm.learn(X, layer(X), 1, rng=0, ridge_path=bad)
