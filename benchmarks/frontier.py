@@ -15,14 +15,16 @@ holdout=10/n, strict=False)``; success: relative error <= 1e-8 on 1000 fresh inp
 of ``seeds`` seeds succeed (9/10; 3/3 or 2/2 in the expensive cells). Unlike
 ``sample_complexity.scan_cell`` (upwards from 1 n*), the scan starts at the issue's target multiple
 (1.5, or 3 at scale 8) and goes down while sizes pass, up while they fail: a failing size costs all
-restarts (100 by default), minutes at d >= 32. Sizes not run are not seen (non-monotone success goes unseen).
+restarts (100 by default), minutes at d >= 32. Sizes not run are not seen (non-monotone success goes
+unseen).
 
 Baselines at each cell's found n, on exactly the training examples ``pm.learn`` trained on (split
 reproduced, checked against a fresh ``pm.learn`` call on the same seed: ``ours_paired``):
 ``provable_mha.baselines.fd_varpro_lm`` (5 starts) and ``adam_joint`` (3 starts), time cap 10x the
 project's median time at the cell (50x for Adam at the two speed cells, so that the 50x target can
-be shown), lowered to ``baseline_cap_max`` where stated (the multiple is reported). VarPro-LM is not run when its first finite-difference Jacobian alone (md^2 + 1 timed
-residual evaluations) exceeds the cap. torch is not installed: no torch baseline.
+be shown), lowered to ``baseline_cap_max`` where stated (the multiple is reported). VarPro-LM is not
+run when its first finite-difference Jacobian alone (md^2 + 1 timed residual evaluations) exceeds
+the cap. torch is not installed: no torch baseline.
 
 Corner cells: every seed at the found n again in a fresh process, whose peak RSS
 (``resource.getrusage``) is reported. Output in ``results/``: ``frontier.csv`` (per cell),

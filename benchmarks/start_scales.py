@@ -9,10 +9,11 @@ Per cell (m, d, k, planted scale, n_train): the planted layers and data of ``fro
 (``sample_complexity.run_once``'s draws, seeds 0..s-1), ``pm.learn(..., restarts=300,
 start_scales=..., ridge_path=...)`` with three configurations: the release-1 cycle (1, 2, 0.5, 3)
 without a Tikhonov path, the soft scales (0.25, 0.1) without it, and the defaults (soft scales and
-the ``RIDGE_PATH`` homotopy before each start's plain search). Reported: the number of starts the search ran until one was accepted (``inf``
-if none of the 300 was), how many seeds needed at most 100 (the default budget), the median and
-the wall time. Cells: six frontier cells at 1.5 n* (2 n* for k = 16 and scale 8), and two cells
-that are in no other benchmark ((3,8,6) and (3,8,4) at 1.5 n*) as a held-out check.
+the ``RIDGE_PATH`` homotopy before the plain search of every start but the first). Reported: the number of starts the
+search ran until one was accepted (``inf`` if none of the 300 was), how many seeds needed at most
+100 (the default budget), the median and the wall time. Cells: six frontier cells at 1.5 n* (2 n*
+for k = 16 and scale 8), and two cells that are in no other benchmark ((3,8,6) and (3,8,4) at 1.5
+n*) as a held-out check.
 """
 
 from __future__ import annotations
