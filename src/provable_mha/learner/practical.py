@@ -118,7 +118,7 @@ RIDGE_ITERS = 5
 
 def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
                  start: str = "given", deadline: float | None = None, linear_algebra: str = "auto",
-                 ridge_path: tuple[float, ...] = ()) -> LocalRun:
+                 ridge_path: tuple[float, ...] = (), lsmr_rtol: float = 1e-8) -> LocalRun:
     r"""Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``.
 
     ``linear_algebra``: ``"dense"`` (structured normal equations), ``"matrix-free"`` (LSMR on
@@ -126,18 +126,18 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     ``ridge_path``: weights :math:`\lambda_1 > \lambda_2 > \dots`; first, for each in turn,
     :data:`RIDGE_ITERS` iterations on :math:`\|r(\Theta)\|^2 + \lambda\|Y\|^2\|\Theta\|_F^2`
     (a homotopy from a penalised to the exact fit; :func:`.lsq.ridged`), then the plain search.
-    Only the final, unregularised fit is returned and judged.
+    Only the final, unregularised fit is returned and judged. ``lsmr_rtol``: relative tolerance of
+    the matrix-free inner solves (``benchmarks/precision.py`` measures looser ones).
     """
     d = X.shape[2]
     norm = float(np.linalg.norm(Y))
     free = linear_algebra == "matrix-free" or (linear_algebra == "auto" and m * d * d > DENSE_MAX_PARAMS)
-    linearize = varpro_operator if free else varpro_normal
 
     def residual(t):
         return varpro_residual(t, X, Y, m)[0]
 
     def lin(t, r):
-        return linearize(t, r, X, Y, m)
+        return varpro_operator(t, r, X, Y, m, rtol=lsmr_rtol) if free else varpro_normal(t, r, X, Y, m)
 
     theta = theta0.ravel()
     iterations = evaluations = 0

@@ -1,0 +1,130 @@
+"""How much precision the matrix-free search buys: float32 products, and the LSMR tolerance.
+
+Usage::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/precision.py           # ~12 min; results/precision_*.csv
+    OPENBLAS_NUM_THREADS=1 python benchmarks/precision.py --quick   # smoke run, *_quick.csv
+
+Part 1 (``precision_float32.csv``).
+The matrix-free search (``practical.varpro_operator``) spends its time in the Jacobian products
+:func:`provable_mha.learner.design.theta_jvp` / ``theta_vjp`` (inside LSMR) and the W-step's QR.
+Per cell, on a planted layer at 3 n* and Theta perturbed by 1e-2 from the truth (a point the
+search passes through), each is timed in float64 and with every operand cast to float32 (best of
+5 calls), and the float32 result's relative error against float64 is reported. The question
+(issue: "float32 where it does not change the answer — measure") is whether a float32 phase could
+pay: the answer is only ever judged in float64 (acceptance at 1e-10 relative residual, below
+float32's unit round-off 6e-8), so float32 could serve at most the early iterations.
+
+Part 2 (``precision_lsmr.csv``). The inner LSMR solves run to relative tolerance ``lsmr_rtol``
+(default 1e-8): an exact Gauss–Newton step. Inexact Gauss–Newton (Dembo, Eisenstat & Steihaug
+1982) needs only a loose step far from the solution. Per cell at 3 n* and seed, one soft start
+(the search's first) is run by ``practical.local_search`` with the matrix-free linear algebra
+and each tolerance; reported: wall time, LM iterations, final relative residual, whether it is
+below the acceptance threshold 1e-10, and the parameter error against the planted layer (heads
+matched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sample_complexity as sc  # sibling script
+from _results import RESULTS, write_rows
+
+import provable_mha as pm
+from provable_mha.learner import policy
+from provable_mha.learner.design import attention, theta_jvp, theta_vjp, w_step
+from provable_mha.learner.practical import local_search, start_points
+
+CELLS = [(4, 16, 8), (4, 32, 8), (4, 64, 16), (8, 64, 16)]
+LSMR_CELLS, LSMR_SEEDS, RTOLS = [(4, 32, 8), (4, 64, 16)], (0, 1, 2), (1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
+
+
+def best_of(f, args=(), repeats=5) -> float:
+    """Fastest of ``repeats`` calls ``f(*args)``, seconds."""
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f(*args)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run_cell(m: int, d: int, k: int) -> dict:
+    n = int(np.ceil(3 * sc.n_star(m, d, k)))
+    layer, X = sc.planted_data(m, d, k, n, seed=0)
+    X, Y = X[:n], layer(X[:n])
+    rng = np.random.default_rng(1)
+    th = np.asarray(layer.thetas) + 1e-2 * rng.standard_normal((m, d, d)) / d
+    ws = w_step(th, X, Y)
+    A = attention(th, X)
+    XW = np.einsum("nbd,mde->nmbe", X, ws.W.reshape(m, d, d))
+    V, R = rng.standard_normal((m, d, d)), rng.standard_normal(X.shape)
+    row = {"cell": f"({m},{d},{k})", "n_train": n}
+    for name, fn, args in (("jvp", theta_jvp, (A, XW, X, V)), ("vjp", theta_vjp, (A, XW, X, R))):
+        ref = fn(*args)
+        a32 = tuple(a.astype(np.float32) for a in args)
+        out32 = fn(*a32)
+        row[f"{name}_f64_s"] = best_of(fn, args)
+        row[f"{name}_f32_s"] = best_of(fn, a32)
+        row[f"{name}_speedup"] = row[f"{name}_f64_s"] / row[f"{name}_f32_s"]
+        row[f"{name}_f32_rel_err"] = float(np.linalg.norm(out32 - ref) / np.linalg.norm(ref))
+        row[f"{name}_f32_dtype"] = str(out32.dtype)
+    D = np.einsum("nmab,nbd->namd", A, X).reshape(n * k, m * d)
+    D32 = D.astype(np.float32)
+    row["qr_f64_s"], row["qr_f32_s"] = best_of(np.linalg.qr, (D,)), best_of(np.linalg.qr, (D32,))
+    row["qr_speedup"] = row["qr_f64_s"] / row["qr_f32_s"]
+    return row
+
+
+def lsmr_rows(m: int, d: int, k: int, seed: int) -> list[dict]:
+    """One start, every tolerance of ``RTOLS`` (part 2)."""
+    n = int(np.ceil(3 * sc.n_star(m, d, k)))
+    layer, X = sc.planted_data(m, d, k, n, seed)
+    X, Y = X[:n], layer(X[:n])
+    _, th0 = next(start_points(m, d, np.random.default_rng(seed), 1))
+    rows = []
+    for rtol in RTOLS:
+        t0 = time.perf_counter()
+        run = local_search(X, Y, m, th0, linear_algebra="matrix-free", lsmr_rtol=rtol)
+        err = pm.match_heads(layer, pm.MultiHeadAttention(run.thetas, run.ws)).max_error
+        rows.append({"cell": f"({m},{d},{k})", "n_train": n, "seed": seed, "lsmr_rtol": rtol,
+                     "seconds": time.perf_counter() - t0, "iterations": run.iterations,
+                     "relative_residual": run.relative_residual,
+                     "accepted": int(run.relative_residual <= policy.EXACT_FIT_REL), "param_error": err})
+    return rows
+
+
+def _show(row: dict) -> None:
+    print({k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one small cell, one seed; writes *_quick.csv")
+    args = p.parse_args(argv)
+    cells, lsmr_cells, seeds = (([(2, 16, 8)], [(2, 16, 8)], (0,)) if args.quick else
+                                (CELLS, LSMR_CELLS, LSMR_SEEDS))
+    suffix = "_quick" if args.quick else ""
+    rows = []
+    for cell in cells:
+        rows.append(run_cell(*cell))
+        _show(rows[-1])
+    print(f"wrote {write_rows(RESULTS / f'precision_float32{suffix}.csv', rows)}")
+    rows = []
+    for cell in lsmr_cells:
+        for seed in seeds:
+            for row in lsmr_rows(*cell, seed):
+                rows.append(row)
+                _show(row)
+    print(f"wrote {write_rows(RESULTS / f'precision_lsmr{suffix}.csv', rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    raise SystemExit(main())
