@@ -15,9 +15,10 @@ search passes through), each is timed in float64 and with every operand cast to 
 pay: the answer is only ever judged in float64 (acceptance at 1e-10 relative residual, below
 float32's unit round-off 6e-8), so float32 could serve at most the early iterations.
 
-Part 2 (``precision_lsmr.csv``). The inner LSMR solves run to relative tolerance ``lsmr_rtol``
-(default 1e-8): an exact Gauss–Newton step. Inexact Gauss–Newton (Dembo, Eisenstat & Steihaug
-1982) needs only a loose step far from the solution. Per cell at 3 n* and seed, one soft start
+Part 2 (``precision_lsmr.csv``). The inner LSMR solves ran to relative tolerance 1e-8 (an
+exact Gauss–Newton step) when this was measured; ``practical.LSMR_RTOL`` is 1e-3 since.
+Inexact Gauss–Newton (Dembo, Eisenstat & Steihaug 1982) needs only a loose step far from the
+solution. Per cell at 3 n* and seed, one soft start
 (the search's first) is run by ``practical.local_search`` with the matrix-free linear algebra
 and each tolerance; reported: wall time, LM iterations, final relative residual, whether it is
 below the acceptance threshold 1e-10, and the parameter error against the planted layer (heads
