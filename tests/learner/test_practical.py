@@ -20,6 +20,14 @@ def _kaufman_jacobian(t, X, Y, m):
     return -J.reshape(n * k * d, -1)
 
 
+def _near_truth(noise: float):
+    """A planted (2, 6, 3) layer, 40 Boolean inputs, its labels, and its Theta perturbed by ``noise``."""
+    layer = pm.planted_instance(2, 6, 3, rng=1)
+    X = pm.sample_boolean(40, 3, 6, 2)
+    th0 = np.asarray(layer.thetas) + noise * np.random.default_rng(0).standard_normal((2, 6, 6))
+    return layer, X, layer(X), th0
+
+
 @given(st.integers(1, 3), st.integers(2, 5), st.integers(2, 4), st.integers(0, 10**6))
 def test_structured_normal_equations_equal_explicit(m, d, k, seed):
     rng = np.random.default_rng(seed)
@@ -37,10 +45,8 @@ def test_structured_normal_equations_equal_explicit(m, d, k, seed):
 
 
 def test_local_search_from_near_the_truth_converges_to_round_off():
-    layer = pm.planted_instance(2, 6, 3, rng=1)
-    X = pm.sample_boolean(40, 3, 6, 2)
-    th0 = np.asarray(layer.thetas) + 1e-2 * np.random.default_rng(0).standard_normal((2, 6, 6))
-    run = practical.local_search(X, layer(X), 2, th0)
+    layer, X, Y, th0 = _near_truth(1e-2)
+    run = practical.local_search(X, Y, 2, th0)
     assert run.relative_residual < 1e-12 and run.iterations < 30
     assert pm.match_heads(layer, pm.MultiHeadAttention(run.thetas, run.ws)).max_error < 1e-8
 
@@ -67,10 +73,8 @@ def test_start_points_are_reproducible_and_cycle_scales():
 
 
 def test_matrix_free_search_matches_the_dense_products_and_converges():
-    layer = pm.planted_instance(2, 6, 3, rng=1)
-    X = pm.sample_boolean(40, 3, 6, 2)
-    Y = layer(X)
-    t = (np.asarray(layer.thetas) + 0.05 * np.random.default_rng(0).standard_normal((2, 6, 6))).ravel()
+    layer, X, Y, th0 = _near_truth(0.05)
+    t = th0.ravel()
     r, _ = practical.varpro_residual(t, X, Y, 2)
     J = _kaufman_jacobian(t, X, Y, 2)
     op = practical.varpro_operator(t, r, X, Y, 2)
@@ -97,11 +101,9 @@ def test_start_scales_option_reaches_the_starts_and_is_validated():
 @pytest.mark.parametrize("linear_algebra", ["dense", "matrix-free"])
 def test_ridge_path_is_followed_by_the_exact_fit(linear_algebra):
     """Even a heavy Tikhonov path leaves the returned fit unregularised: the last stage is the plain search."""
-    layer = pm.planted_instance(2, 6, 3, rng=1)
-    X = pm.sample_boolean(40, 3, 6, 2)
-    th0 = np.asarray(layer.thetas) + 1e-2 * np.random.default_rng(0).standard_normal((2, 6, 6))
-    plain = practical.local_search(X, layer(X), 2, th0, linear_algebra=linear_algebra)
-    path = practical.local_search(X, layer(X), 2, th0, linear_algebra=linear_algebra, ridge_path=(1e-1, 1e-2))
+    _, X, Y, th0 = _near_truth(1e-2)
+    plain = practical.local_search(X, Y, 2, th0, linear_algebra=linear_algebra)
+    path = practical.local_search(X, Y, 2, th0, linear_algebra=linear_algebra, ridge_path=(1e-1, 1e-2))
     assert path.relative_residual < 1e-12
     assert path.iterations >= plain.iterations + 2  # the path's iterations are counted
 
@@ -132,10 +134,8 @@ def test_ridge_path_option_reaches_every_start_but_the_first_and_is_validated(mo
 
 def test_loose_inner_solves_still_converge_to_round_off():
     """Inexact Gauss-Newton: a loose LSMR tolerance costs iterations, not the accuracy of the fit."""
-    layer = pm.planted_instance(2, 6, 3, rng=1)
-    X = pm.sample_boolean(40, 3, 6, 2)
-    th0 = np.asarray(layer.thetas) + 0.05 * np.random.default_rng(0).standard_normal((2, 6, 6))
-    tight = practical.local_search(X, layer(X), 2, th0, linear_algebra="matrix-free", lsmr_rtol=1e-10)
-    loose = practical.local_search(X, layer(X), 2, th0, linear_algebra="matrix-free", lsmr_rtol=1e-2)
+    _, X, Y, th0 = _near_truth(0.05)
+    tight = practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", lsmr_rtol=1e-10)
+    loose = practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", lsmr_rtol=1e-2)
     assert loose.relative_residual < 1e-12 and tight.relative_residual < 1e-12
     assert loose.iterations >= tight.iterations
