@@ -45,20 +45,18 @@ STRATEGIES = {"practical": practical, "structured": structured}
 STRATEGY_OPTIONS = {"practical": frozenset({"start_scales", "ridge_path"}), "structured": STRUCTURED_OPTIONS}
 
 
-def _check_start_scales(v) -> tuple[float, ...]:
-    """``start_scales``: 1 to 64 logit scales in (0, 1000] (a larger start overflows the softmax)."""
-    vals = np.atleast_1d(np.asarray(v, dtype=object))
-    if not 1 <= vals.size <= 64 or vals.ndim != 1:
-        raise ValueError(f"start_scales must be 1 to 64 positive numbers, got {v!r}")
-    return tuple(check_real(x, "start_scales entry", minimum=0.0, strict_min=True, maximum=1e3) for x in vals)
+def _check_weights(v, name: str, min_len: int, maximum: float) -> tuple[float, ...]:
+    """A practical option that is a flat sequence of ``min_len`` to 64 numbers in (0, ``maximum``]:
+    ``start_scales`` (1 to 64 logit scales, at most 1000 — a larger start overflows the softmax) and
+    ``ridge_path`` (0 to 64 Tikhonov weights, at most 1; empty: no path)."""
+    vals = None if isinstance(v, (str, bytes)) else np.atleast_1d(np.asarray(v, dtype=object))
+    if vals is None or vals.ndim != 1 or not min_len <= vals.size <= 64:
+        raise ValueError(f"{name} must be a sequence of {min_len} to 64 numbers in (0, {maximum:g}], got {v!r}")
+    return tuple(check_real(x, f"{name} entry", minimum=0.0, strict_min=True, maximum=maximum) for x in vals)
 
 
-def _check_ridge_path(v) -> tuple[float, ...]:
-    """``ridge_path``: 0 to 64 Tikhonov weights in (0, 1] (empty: no path)."""
-    vals = np.asarray(v, dtype=object).reshape(-1) if not isinstance(v, (str, bytes)) else None
-    if vals is None or vals.size > 64 or np.ndim(v) > 1:
-        raise ValueError(f"ridge_path must be a sequence of 0 to 64 weights in (0, 1], got {v!r}")
-    return tuple(check_real(x, "ridge_path entry", minimum=0.0, strict_min=True, maximum=1.0) for x in vals)
+#: practical option -> (shortest length, largest entry) for :func:`_check_weights`
+_WEIGHT_OPTIONS = {"start_scales": (1, 1e3), "ridge_path": (0, 1.0)}
 
 
 def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver, options):
@@ -80,10 +78,8 @@ def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bo
     if unknown:
         raise ValueError(f"unknown options for method={method!r}: {sorted(unknown)}; known: "
                          f"{sorted(STRATEGY_OPTIONS[method])}")
-    if "start_scales" in options:
-        options["start_scales"] = _check_start_scales(options["start_scales"])
-    if "ridge_path" in options:
-        options["ridge_path"] = _check_ridge_path(options["ridge_path"])
+    for name in _WEIGHT_OPTIONS.keys() & options.keys():
+        options[name] = _check_weights(options[name], name, *_WEIGHT_OPTIONS[name])
     for name, v, lo, hi in (("noise", noise, 0.0, math.inf), ("holdout", holdout, 0.0, 1.0),
                             ("delta", delta, 0.0, 1.0)):
         if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not np.isfinite(v):
