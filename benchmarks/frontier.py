@@ -479,9 +479,10 @@ def measure(cells: list[Cell], suffix: str, quick: bool, memory_only: bool, grou
     memory = sc.read_csv(p["memory"]) if keep and p["memory"].exists() else []
     if keep:
         chosen = [c for c in cells if c.group in groups]
-        runs = [r for r in runs if _key(r) not in {(c.m, c.d, c.k, c.scale) for c in chosen}]
-        base_runs = [r for r in base_runs if r["cell"] not in {c.label for c in chosen}]
-        memory = [r for r in memory if r["cell"] not in {c.label for c in chosen}]
+        keys, labels = {(c.m, c.d, c.k, c.scale) for c in chosen}, {c.label for c in chosen}
+        runs = [r for r in runs if _key(r) not in keys]
+        base_runs = [r for r in base_runs if r["cell"] not in labels]
+        memory = [r for r in memory if r["cell"] not in labels]
     for i, cell in enumerate(cells):
         if keep and cell.group not in groups:
             continue

@@ -38,7 +38,7 @@ from _results import RESULTS, write_rows
 
 import provable_mha as pm
 from provable_mha.learner import policy
-from provable_mha.learner.design import attention, theta_jvp, theta_vjp, w_step
+from provable_mha.learner.design import design_matrix, theta_jvp, theta_vjp, w_step
 from provable_mha.learner.practical import local_search, start_points
 
 CELLS = [(4, 16, 8), (4, 32, 8), (4, 64, 16), (8, 64, 16)]
@@ -62,7 +62,7 @@ def run_cell(m: int, d: int, k: int) -> dict:
     rng = np.random.default_rng(1)
     th = np.asarray(layer.thetas) + 1e-2 * rng.standard_normal((m, d, d)) / d
     ws = w_step(th, X, Y)
-    A = attention(th, X)
+    A = ws.A
     XW = np.einsum("nbd,mde->nmbe", X, ws.W.reshape(m, d, d))
     V, R = rng.standard_normal((m, d, d)), rng.standard_normal(X.shape)
     row = {"cell": f"({m},{d},{k})", "n_train": n}
@@ -75,7 +75,7 @@ def run_cell(m: int, d: int, k: int) -> dict:
         row[f"{name}_speedup"] = row[f"{name}_f64_s"] / row[f"{name}_f32_s"]
         row[f"{name}_f32_rel_err"] = float(np.linalg.norm(out32 - ref) / np.linalg.norm(ref))
         row[f"{name}_f32_dtype"] = str(out32.dtype)
-    D = np.einsum("nmab,nbd->namd", A, X).reshape(n * k, m * d)
+    D = design_matrix(th, X, A)
     D32 = D.astype(np.float32)
     row["qr_f64_s"], row["qr_f32_s"] = best_of(np.linalg.qr, (D,)), best_of(np.linalg.qr, (D32,))
     row["qr_speedup"] = row["qr_f64_s"] / row["qr_f32_s"]
