@@ -8,17 +8,20 @@ Usage (``docs/learner.md``, "Strategy practical", reports the results)::
 Per cell (m, d, k, planted scale, n_train): the planted layers and data of ``frontier.py``
 (``sample_complexity.run_once``'s draws, seeds 0..s-1), ``pm.learn(..., restarts=300,
 start_scales=..., ridge_path=...)`` with three configurations: the release-1 cycle (1, 2, 0.5, 3)
-without a Tikhonov path, the soft scales (0.25, 0.1) without it, and the defaults (soft scales and
-the ``RIDGE_PATH`` homotopy before the plain search of every start but the first). Reported: the number of starts the
-search ran until one was accepted (``inf`` if none of the 300 was), how many seeds needed at most
-100 (the default budget), the median and the wall time. Cells: six frontier cells at 1.5 n* (2 n*
-for k = 16 and scale 8), and two cells that are in no other benchmark ((3,8,6) and (3,8,4) at 1.5
-n*) as a held-out check.
+without a Tikhonov path; release 2's soft scales (0.25, 0.1) with its short path (1e-3 .. 1e-5, 5 LM
+iterations per weight); and the defaults (scale-1 starts and the ``RIDGE_PATH`` continuation, each
+weight run until its cost stalls, ``RIDGE_ITERS`` / ``RIDGE_STALL``). A path is followed by every
+start but the first; a configuration's iteration rule is set on ``practical`` while it runs.
+Reported: the number of starts the search ran until one was accepted (``inf`` if none of the 300
+was), how many seeds needed at most 100 (the default budget), the median and the wall time. Cells:
+six frontier cells at 1.5 n* (2 n* for k = 16 and scale 8), and two cells that are in no other
+benchmark ((3,8,6) and (3,8,4) at 1.5 n*) as a held-out check.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -30,12 +33,14 @@ import sample_complexity as sc  # sibling script
 from _results import RESULTS, write_rows
 
 import provable_mha as pm
-from provable_mha.learner.practical import RIDGE_PATH, START_SCALES
+from provable_mha.learner import practical
 
 RELEASE_1 = (1.0, 2.0, 0.5, 3.0)
-#: name -> (start_scales, ridge_path)
-CONFIGS = {"release 1": (RELEASE_1, ()), "soft": (START_SCALES, ()),
-           "soft + ridge path (default)": (START_SCALES, RIDGE_PATH)}
+#: name -> (start_scales, ridge_path, iterations per weight, (stall window, ratio) or None)
+CONFIGS = {"release 1": (RELEASE_1, (), 0, None),
+           "release 2 (soft + short path)": ((0.25, 0.1), (1e-3, 3e-4, 1e-4, 3e-5, 1e-5), 5, None),
+           "continuation (default)": (practical.START_SCALES, practical.RIDGE_PATH, practical.RIDGE_ITERS,
+                                      practical.RIDGE_STALL)}
 BUDGET, DEFAULT = 300, 100
 #: (m, d, k, planted scale, multiple of n*, seeds)
 CELLS = [(2, 8, 4, 1.0, 1.5, 20), (2, 8, 8, 1.0, 1.5, 10), (2, 8, 16, 1.0, 2.0, 10), (2, 8, 4, 2.0, 1.5, 10),
@@ -53,13 +58,25 @@ def starts_needed(m, d, k, scale, n_train, seed, scales, path) -> float:
     return float(len(runs)) if runs[-1]["relative_residual"] <= info["threshold"] else math.inf
 
 
+@contextlib.contextmanager
+def _path_rule(iters: int, stall: tuple[int, float] | None):
+    """Set how many LM iterations each path weight gets (``None``: a fixed count, no stall rule)."""
+    saved = practical.RIDGE_ITERS, practical.RIDGE_STALL
+    practical.RIDGE_ITERS, practical.RIDGE_STALL = iters, stall or (0, 1.0)
+    try:
+        yield
+    finally:
+        practical.RIDGE_ITERS, practical.RIDGE_STALL = saved
+
+
 def run(cells, log=print) -> list[dict]:
     rows = []
     for m, d, k, scale, f, seeds in cells:
         n_train = sc.train_sizes(m, d, k, (f,))[0][1]
-        for name, (scales, path) in CONFIGS.items():
+        for name, (scales, path, iters, stall) in CONFIGS.items():
             t0 = time.perf_counter()
-            need = [starts_needed(m, d, k, scale, n_train, s, scales, path) for s in range(seeds)]
+            with _path_rule(iters, stall):
+                need = [starts_needed(m, d, k, scale, n_train, s, scales, path) for s in range(seeds)]
             rows.append({"cell": f"({m},{d},{k},{scale:g})", "n_train": n_train, "x_n_star": f,
                          "starts": name, "scales": " ".join(f"{s:g}" for s in scales),
                          "ridge_path": " ".join(f"{v:g}" for v in path), "seeds": seeds,

@@ -100,12 +100,29 @@ def test_start_scales_option_reaches_the_starts_and_is_validated():
 
 @pytest.mark.parametrize("linear_algebra", ["dense", "matrix-free"])
 def test_ridge_path_is_followed_by_the_exact_fit(linear_algebra):
-    """Even a heavy Tikhonov path leaves the returned fit unregularised: the last stage is the plain search."""
+    """The Tikhonov path leaves the returned fit unregularised: the last stage is the plain search
+    (a penalised minimiser has a residual of order lambda, far above 1e-12)."""
     _, X, Y, th0 = _near_truth(1e-2)
     plain = practical.local_search(X, Y, 2, th0, linear_algebra=linear_algebra)
-    path = practical.local_search(X, Y, 2, th0, linear_algebra=linear_algebra, ridge_path=(1e-1, 1e-2))
+    path = practical.local_search(X, Y, 2, th0, linear_algebra=linear_algebra, ridge_path=practical.RIDGE_PATH)
     assert path.relative_residual < 1e-12
-    assert path.iterations >= plain.iterations + 2  # the path's iterations are counted
+    assert path.iterations >= plain.iterations + len(practical.RIDGE_PATH)  # the path's iterations are counted
+
+
+def test_each_path_weight_stops_once_its_penalised_minimiser_is_reached(monkeypatch):
+    """RIDGE_STALL: a weight is left when its cost fell by < 2% over 2 iterations, so repeating a
+    weight whose minimiser was just reached costs at most window + 1 iterations, not RIDGE_ITERS."""
+    _, X, Y, th0 = _near_truth(1e-2)
+    runs, real = [], practical.levenberg_marquardt
+
+    def spy(*args, **kw):
+        runs.append(real(*args, **kw))
+        return runs[-1]
+
+    monkeypatch.setattr(practical, "levenberg_marquardt", spy)
+    practical.local_search(X, Y, 2, th0, ridge_path=(1e-2, 1e-2, 1e-2))
+    assert [r.reason for r in runs[1:3]] == ["stalled", "stalled"]
+    assert all(r.iterations <= practical.RIDGE_STALL[0] + 1 < practical.RIDGE_ITERS for r in runs[1:3])
 
 
 def test_ridge_path_option_reaches_every_start_but_the_first_and_is_validated(monkeypatch):

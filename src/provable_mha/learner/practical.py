@@ -29,7 +29,8 @@ from .problem import Problem
 from .result import Candidate, PhaseRecord
 
 __all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "start_points",
-           "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "START_SCALES", "RIDGE_PATH", "RIDGE_ITERS"]
+           "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "START_SCALES", "RIDGE_PATH", "RIDGE_ITERS",
+           "RIDGE_STALL"]
 
 
 @dataclass
@@ -111,15 +112,21 @@ DENSE_MAX_PARAMS = 512
 LSMR_RTOL = 1e-3
 
 
-#: Tikhonov path of a start (relative weights :math:`\lambda`, each run for :data:`RIDGE_ITERS`
-#: LM iterations before the unregularised search). Why: near n* the starts that fail run off to
-#: large :math:`\|\Theta\|` (hard attention that almost fits a few examples; at (2,8,4), 1.25 n*,
-#: failed starts end at :math:`\|\Theta\|_F` 2-25 against 1.5 for every success), and the penalty
-#: keeps a start near soft attention while the fit forms. Every start but the first follows it (the
-#: first runs plain: with enough examples it succeeds, and the path would double its cost).
-#: Measured in ``docs/learner.md``.
-RIDGE_PATH = (1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
-RIDGE_ITERS = 5
+#: Tikhonov continuation of a start (relative weights :math:`\lambda`, from strong to weak): for each
+#: weight LM runs on :math:`\|r(\Theta)\|^2+\lambda\|Y\|^2\|\Theta\|_F^2` until the penalised cost
+#: falls by less than :data:`RIDGE_STALL` (at most :data:`RIDGE_ITERS` iterations), then the plain
+#: search starts where the path ended. Why: near n* the starts that fail run off to large or stay
+#: at small :math:`\|\Theta\|` (hard attention that almost fits a few examples, or near-uniform
+#: attention whose heads have not separated); the path tracks the minimiser of the penalised cost
+#: as the penalty is lifted. Every start but the first follows it (the first runs plain: with
+#: enough examples it succeeds, and the path would add to its cost). Measured in
+#: ``docs/learner.md`` ("Continuation"): per-start success at 1.5 n* 0/90 -> 25/90 at (4,16,8) and
+#: 0/90 -> 50/90 at (4,32,8) against the release-2 path (1e-3 .. 1e-5, 5 iterations each).
+RIDGE_PATH = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6)
+RIDGE_ITERS = 20
+#: (window, ratio): leave a weight of the path when its cost fell by less than ``ratio`` over
+#: ``window`` iterations (the minimiser at that weight is reached to about 2%).
+RIDGE_STALL = (2, 1.02)
 
 
 def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
@@ -130,7 +137,8 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     ``linear_algebra``: ``"dense"`` (structured normal equations), ``"matrix-free"`` (LSMR on
     products) or ``"auto"`` (matrix-free above :data:`DENSE_MAX_PARAMS` attention parameters).
     ``ridge_path``: weights :math:`\lambda_1 > \lambda_2 > \dots`; first, for each in turn,
-    :data:`RIDGE_ITERS` iterations on :math:`\|r(\Theta)\|^2 + \lambda\|Y\|^2\|\Theta\|_F^2`
+    up to :data:`RIDGE_ITERS` iterations (:data:`RIDGE_STALL`) on
+    :math:`\|r(\Theta)\|^2 + \lambda\|Y\|^2\|\Theta\|_F^2`
     (a homotopy from a penalised to the exact fit; :func:`.lsq.ridged`), then the plain search.
     Only the final, unregularised fit is returned and judged. ``lsmr_rtol``: relative tolerance of
     the matrix-free inner solves (``benchmarks/precision.py`` measures looser ones).
@@ -149,7 +157,7 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     iterations = evaluations = 0
     for lam in ridge_path:
         path = levenberg_marquardt(*ridged(residual, lin, np.sqrt(lam) * norm), theta, max_iter=RIDGE_ITERS,
-                                   deadline=deadline)
+                                   stall_window=RIDGE_STALL[0], stall_ratio=RIDGE_STALL[1], deadline=deadline)
         theta, iterations, evaluations = path.x, iterations + path.iterations, evaluations + path.evaluations
     res = levenberg_marquardt(residual, lin, theta,
                               max_iter=max_iter, ftol=0.5 * (policy.LM_POLISH * threshold * norm) ** 2,
@@ -160,12 +168,11 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
                     evaluations + res.evaluations, res.reason, start)
 
 
-#: Logit scales of the random starts, cycled. Soft starts: for Boolean x, the logit
-#: :math:`x_a^\top\Theta_i x_b` of a start has standard deviation s, so s = 0.25 and 0.1 start from
-#: nearly uniform attention and let LM sharpen it (the "start soft" of a temperature homotopy).
-#: Measured (docs/learner.md, "Strategy practical"): near the information limit they need about
-#: half the starts of the release-1 cycle (1, 2, 0.5, 3), also on planted layers of scale 2-8.
-START_SCALES = (0.25, 0.1)
+#: Logit scales of the random starts, cycled: for Boolean x, the logit :math:`x_a^\top\Theta_i x_b`
+#: of a start has standard deviation s. With the continuation path the scale matters little on
+#: small cells; at (4,16,8) and (4,32,8), 1.5 n*, scale-1 starts succeeded about twice as often as
+#: the cycle (1, 0.25) and soft starts (0.25, 0.1) never did (``docs/learner.md``, "Continuation").
+START_SCALES = (1.0,)
 
 
 def start_points(m: int, d: int, rng: np.random.Generator, count: int, scales=START_SCALES):
