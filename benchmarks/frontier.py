@@ -5,6 +5,8 @@ Usage (``docs/frontier.md`` reports the results)::
     OPENBLAS_NUM_THREADS=1 python benchmarks/frontier.py            # the committed grid (about an hour)
     OPENBLAS_NUM_THREADS=1 python benchmarks/frontier.py --quick    # smoke run (< 1 min), *_quick.csv
     python benchmarks/frontier.py --report    # tables and figure again from the per-call CSVs, no runs
+    # two groups in parallel: scan one in a second worktree, then take its cells and report
+    python benchmarks/frontier.py --groups corner --merge-from ../wt/benchmarks/results
 
 Per cell (m, d, k, scale) of ``GRID``: n_train = ceil(f n*) for multiples f of the information limit
 n* = max(2md/k, d^2/(k(k-1))) (``sample_complexity.train_sizes``); each call is
@@ -414,8 +416,8 @@ def plot(cells: list[Cell], summaries: list[dict], path: Path) -> Path:
         return savefig(fig, path)
 
 
-def _paths(suffix: str) -> dict[str, Path]:
-    res = sc.RESULTS
+def _paths(suffix: str, res: Path | None = None) -> dict[str, Path]:
+    res = sc.RESULTS if res is None else res
     return {"runs": res / "raw" / f"frontier_runs{suffix}.csv", "cells": res / f"frontier{suffix}.csv",
             "base_runs": res / "raw" / f"frontier_baseline_runs{suffix}.csv",
             "base": res / f"frontier_baselines{suffix}.csv", "memory": res / f"frontier_memory{suffix}.csv",
@@ -468,6 +470,31 @@ def report(cells: list[Cell], suffix: str, figure: Path | None) -> None:
         print(f"figure: {plot(cells, summaries, figure)}")
 
 
+def _drop(cells: list[Cell], groups, runs: list[dict], base_runs: list[dict], memory: list[dict]):
+    """The rows of cells outside ``groups``, and the chosen cells' (key and label) sets."""
+    chosen = [c for c in cells if c.group in groups]
+    keys, labels = {(c.m, c.d, c.k, c.scale) for c in chosen}, {c.label for c in chosen}
+    return ([r for r in runs if _key(r) not in keys], [r for r in base_runs if r["cell"] not in labels],
+            [r for r in memory if r["cell"] not in labels], keys, labels)
+
+
+def merge(cells: list[Cell], suffix: str, groups, source: Path) -> None:
+    """Replace the rows of the cells in ``groups`` by those of another checkout's ``results/``
+    (``source``): for scanning groups in parallel processes (each in its own worktree) and
+    reporting once."""
+    p, q = _paths(suffix), _paths(suffix, source)
+    runs, base_runs, memory, keys, labels = _drop(cells, groups, sc.read_csv(p["runs"]), sc.read_csv(p["base_runs"]),
+                                                  sc.read_csv(p["memory"]) if p["memory"].exists() else [])
+    runs += [r for r in sc.read_csv(q["runs"]) if _key(r) in keys]
+    base_runs += [r for r in sc.read_csv(q["base_runs"]) if r["cell"] in labels]
+    memory += [r for r in (sc.read_csv(q["memory"]) if q["memory"].exists() else []) if r["cell"] in labels]
+    sc.write_csv(p["runs"], runs, RUN_FIELDS)
+    sc.write_csv(p["base_runs"], base_runs, BASE_RUN_FIELDS)
+    sc.write_csv(p["memory"], memory, MEMORY_FIELDS)
+    LOG(f"merged {sorted(groups)} from {source}: {len(runs)} runs, {len(base_runs)} baseline runs, "
+        f"{len(memory)} memory rows")
+
+
 def measure(cells: list[Cell], suffix: str, quick: bool, memory_only: bool, groups=None) -> None:
     """Scan every cell, then baselines and (corners) the fresh-process memory run at the found n;
     ``memory_only``: only the memory runs, at the sizes found in the committed per-call CSV;
@@ -478,11 +505,7 @@ def measure(cells: list[Cell], suffix: str, quick: bool, memory_only: bool, grou
     base_runs = sc.read_csv(p["base_runs"]) if keep else []
     memory = sc.read_csv(p["memory"]) if keep and p["memory"].exists() else []
     if keep:
-        chosen = [c for c in cells if c.group in groups]
-        keys, labels = {(c.m, c.d, c.k, c.scale) for c in chosen}, {c.label for c in chosen}
-        runs = [r for r in runs if _key(r) not in keys]
-        base_runs = [r for r in base_runs if r["cell"] not in labels]
-        memory = [r for r in memory if r["cell"] not in labels]
+        runs, base_runs, memory = _drop(cells, groups, runs, base_runs, memory)[:3]
     for i, cell in enumerate(cells):
         if keep and cell.group not in groups:
             continue
@@ -510,6 +533,8 @@ def main(argv=None) -> int:
     p.add_argument("--memory", action="store_true", help="only rerun the corners' fresh-process memory runs")
     p.add_argument("--groups", nargs="*", default=None,
                    help="re-scan only the cells of these groups (centre m k scale d speed corner), keeping the rest")
+    p.add_argument("--merge-from", type=Path, default=None, metavar="RESULTS",
+                   help="take the cells of --groups from another checkout's benchmarks/results, then report")
     p.add_argument("--memory-cell", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--n-train", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -517,7 +542,11 @@ def main(argv=None) -> int:
     if args.memory_cell is not None:
         return _memory_child(cells[args.memory_cell], args.n_train)
     t0 = time.perf_counter()
-    if not args.report:
+    if args.merge_from is not None:
+        if not args.groups:
+            p.error("--merge-from needs --groups (the cells to take)")
+        merge(cells, suffix, args.groups, args.merge_from)
+    elif not args.report:
         measure(cells, suffix, args.quick, args.memory, args.groups)
     report(cells, suffix, None if args.quick else FIGURE)
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -1,0 +1,36 @@
+"""benchmarks/frontier.py --merge-from: a group scanned in another checkout replaces exactly its cells."""
+
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+import frontier  # noqa: E402  (a script beside its siblings, importable once benchmarks/ is on the path)
+import sample_complexity as sc  # noqa: E402
+
+
+def _write(res: Path, tag: str) -> None:
+    (res / "raw").mkdir(parents=True)
+    runs = [{"m": c.m, "d": c.d, "k": c.k, "scale": c.scale, "seed": 0, "error": tag} for c in frontier.GRID]
+    sc.write_csv(res / "raw" / "frontier_runs.csv", runs, frontier.RUN_FIELDS)
+    base = [{"cell": c.label, "method": "adam", "note": tag} for c in frontier.GRID]
+    sc.write_csv(res / "raw" / "frontier_baseline_runs.csv", base, frontier.BASE_RUN_FIELDS)
+    mem = [{"cell": c.label, "load": tag} for c in frontier.GRID if c.corner]
+    sc.write_csv(res / "frontier_memory.csv", mem, frontier.MEMORY_FIELDS)
+
+
+def test_merge_takes_the_groups_cells_and_keeps_the_rest(tmp_path, monkeypatch):
+    here, there = tmp_path / "main", tmp_path / "other"
+    _write(here, "main")
+    _write(there, "other")
+    monkeypatch.setattr(sc, "RESULTS", here)
+    frontier.merge(frontier.GRID, "", ["corner"], there)
+    corner = {c.label for c in frontier.GRID if c.group == "corner"}
+    runs = sc.read_csv(here / "raw" / "frontier_runs.csv")
+    assert len(runs) == len(frontier.GRID)
+    for r in runs:
+        label = f"({r['m']},{r['d']},{r['k']},{float(r['scale']):g})"
+        assert r["error"] == ("other" if label in corner else "main")
+    base = sc.read_csv(here / "raw" / "frontier_baseline_runs.csv")
+    assert sorted(r["cell"] for r in base if r["note"] == "other") == sorted(corner)
+    assert {r["load"] for r in sc.read_csv(here / "frontier_memory.csv")} == {"other"}
