@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SCRIPTS = ["lsq_core.py", "learner_vs_baselines.py", "structured.py", "noise_cramer_rao.py",
            "sample_complexity.py", "frontier.py", "local_identifiability.py", "start_scales.py",
-           "precision.py", "gd_step_vs_torch.py"]
+           "continuation.py", "precision.py", "gd_step_vs_torch.py"]
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,81 @@
+"""Per-start success of the practical search's start configurations near n*.
+
+Usage (``docs/learner.md``, "Continuation", reports the results)::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/continuation.py          # ~15 min
+    OPENBLAS_NUM_THREADS=1 python benchmarks/continuation.py --quick  # smoke run, *_quick.csv
+
+``start_scales.py`` counts the starts ``pm.learn`` needs; this script looks at single starts. Per
+cell (m, d, k, multiple of n*): for seeds 0..2 the planted layer and training examples of
+``frontier.py`` (``sample_complexity.planted_data``, the split of ``pm.learn(rng=seed)``), then
+``STARTS`` random starts per seed (``practical.start_points`` from ``default_rng([seed, 99])``), each
+run by ``practical.local_search`` with a configuration of ``start_scales.CONFIGS`` and its path on
+every start (release 1 has none). Reported: accepted starts (relative residual <= 1e-10), seconds
+per start and seconds per accepted start (time to a success at that rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sample_complexity as sc  # sibling script
+from _results import RESULTS, write_rows
+from start_scales import CONFIGS, _path_rule
+
+from provable_mha.learner import policy, practical
+from provable_mha.learner.api import split_indices
+
+SEEDS, STARTS = 3, 30
+#: (m, d, k, multiple of n*)
+CELLS = [(2, 8, 4, 1.25), (4, 16, 8, 1.5), (4, 32, 8, 1.5)]
+QUICK = [(1, 4, 3, 1.5)]
+
+
+def training_set(m: int, d: int, k: int, f: float, seed: int):
+    """The examples ``pm.learn(rng=seed, holdout=10/n)`` trains on in ``frontier.py``'s run."""
+    n_train = sc.train_sizes(m, d, k, (f,))[0][1]
+    layer, X = sc.planted_data(m, d, k, n_train, seed)
+    tr, _ = split_indices(len(X), sc.N_HOLDOUT / len(X), np.random.default_rng(seed))
+    return X[tr], layer(X[tr])
+
+
+def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
+    rows = []
+    for m, d, k, f in cells:
+        data = [training_set(m, d, k, f, s) for s in range(seeds)]
+        for name, (scales, path, iters, stall) in CONFIGS.items():
+            ok, secs = 0, 0.0
+            with _path_rule(iters, stall):
+                for s, (X, Y) in enumerate(data):
+                    for _, th0 in practical.start_points(m, d, np.random.default_rng([s, 99]), starts, scales):
+                        t0 = time.perf_counter()
+                        run_ = practical.local_search(X, Y, m, th0, ridge_path=path)
+                        secs += time.perf_counter() - t0
+                        ok += run_.relative_residual <= policy.EXACT_FIT_REL
+            total = seeds * starts
+            rows.append({"cell": f"({m},{d},{k},1)", "n_train": len(data[0][0]), "x_n_star": f, "starts": name,
+                         "runs": total, "accepted": ok, "seconds_per_start": round(secs / total, 3),
+                         "seconds_per_accepted": round(secs / ok, 2) if ok else "inf",
+                         "load": round(os.getloadavg()[0], 2)})
+            log(rows[-1], flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one small cell, 2 seeds x 3 starts; writes *_quick.csv")
+    args = p.parse_args(argv)
+    rows = run(QUICK, 2, 3) if args.quick else run(CELLS, SEEDS, STARTS)
+    suffix = "_quick" if args.quick else ""
+    print(f"wrote {write_rows(RESULTS / f'continuation{suffix}.csv', rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    raise SystemExit(main())
