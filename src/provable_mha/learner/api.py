@@ -134,8 +134,8 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
     restarts : int
         Random starts the local searches may use. The search stops at the first start whose fit is
         accepted, so well-sampled data use one to three; near the information limit more are
-        needed (measured at 1.5x n* on (2, 8, 4), 20 planted layers, default starts: median 6, at
-        most 18; ``docs/learner.md``), and data no
+        needed (measured at 1.5x n* on (2, 8, 4), 20 planted layers, default starts: median 2.5,
+        at most 7; ``docs/learner.md``), and data no
         m-head layer fits spend them all (pass fewer for large layers).
     label_bound : float, optional
         Declared bound :math:`|Y_{ae}|\le B`; enables the certificate's ``mse_bound``.
@@ -155,9 +155,9 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
     **options
         Strategy options (``docs/structured.md`` lists the structured ones). Practical:
         ``start_scales`` — the logit scales the random starts cycle through (default
-        :data:`.practical.START_SCALES`, soft starts; ``docs/learner.md``); ``ridge_path`` — the
-        Tikhonov weights each start runs through before the plain search (default
-        :data:`.practical.RIDGE_PATH`; ``()`` turns the path off).
+        :data:`.practical.START_SCALES`; ``docs/learner.md``); ``ridge_path`` — the Tikhonov
+        weights of the continuation every start but the first follows before the plain search
+        (default :data:`.practical.RIDGE_PATH`; ``()`` turns the path off).
 
     Returns
     -------
