@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,3 +19,12 @@ def write_rows(path: str | Path, rows: Sequence[dict]) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+def quick_cli(doc: str, quick_help: str, argv=None) -> tuple[bool, str]:
+    """Parse a benchmark's only option, ``--quick`` (a smoke run); returns ``(quick, suffix)``, the
+    suffix (``"_quick"`` or ``""``) going into the names of the CSVs it writes."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    quick = p.parse_args(argv).quick
+    return quick, "_quick" if quick else ""

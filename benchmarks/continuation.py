@@ -16,7 +16,6 @@ per start and seconds per accepted start (time to a success at that rate).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import sample_complexity as sc  # sibling script
-from _results import RESULTS, write_rows
+from _results import RESULTS, quick_cli, write_rows
 from start_scales import CONFIGS, _path_rule
 
 from provable_mha.learner import policy, practical
@@ -67,11 +66,8 @@ def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one small cell, 2 seeds x 3 starts; writes *_quick.csv")
-    args = p.parse_args(argv)
-    rows = run(QUICK, 2, 3) if args.quick else run(CELLS, SEEDS, STARTS)
-    suffix = "_quick" if args.quick else ""
+    quick, suffix = quick_cli(__doc__, "one small cell, 2 seeds x 3 starts; writes *_quick.csv", argv)
+    rows = run(QUICK, 2, 3) if quick else run(CELLS, SEEDS, STARTS)
     print(f"wrote {write_rows(RESULTS / f'continuation{suffix}.csv', rows)}")
     return 0
 

@@ -27,14 +27,13 @@ matched).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import sample_complexity as sc  # sibling script
-from _results import RESULTS, write_rows
+from _results import RESULTS, quick_cli, write_rows
 
 import provable_mha as pm
 from provable_mha.learner import policy
@@ -105,12 +104,8 @@ def _show(row: dict) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one small cell, one seed; writes *_quick.csv")
-    args = p.parse_args(argv)
-    cells, lsmr_cells, seeds = (([(2, 16, 8)], [(2, 16, 8)], (0,)) if args.quick else
-                                (CELLS, LSMR_CELLS, LSMR_SEEDS))
-    suffix = "_quick" if args.quick else ""
+    quick, suffix = quick_cli(__doc__, "one small cell, one seed; writes *_quick.csv", argv)
+    cells, lsmr_cells, seeds = ([(2, 16, 8)], [(2, 16, 8)], (0,)) if quick else (CELLS, LSMR_CELLS, LSMR_SEEDS)
     rows = []
     for cell in cells:
         rows.append(run_cell(*cell))

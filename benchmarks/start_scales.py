@@ -20,7 +20,6 @@ benchmark ((3,8,6) and (3,8,4) at 1.5 n*) as a held-out check.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import sample_complexity as sc  # sibling script
-from _results import RESULTS, write_rows
+from _results import RESULTS, quick_cli, write_rows
 
 import provable_mha as pm
 from provable_mha.learner import practical
@@ -89,11 +88,8 @@ def run(cells, log=print) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one small cell, 3 seeds; writes *_quick.csv")
-    args = p.parse_args(argv)
-    rows = run(QUICK if args.quick else CELLS)
-    suffix = "_quick" if args.quick else ""
+    quick, suffix = quick_cli(__doc__, "one small cell, 3 seeds; writes *_quick.csv", argv)
+    rows = run(QUICK if quick else CELLS)
     print(f"wrote {write_rows(RESULTS / f'start_scales{suffix}.csv', rows)}")
     return 0
 
