@@ -170,8 +170,8 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
 
 #: Logit scales of the random starts, cycled: for Boolean x, the logit :math:`x_a^\top\Theta_i x_b`
 #: of a start has standard deviation s. With the continuation path the scale matters little on
-#: small cells; at (4,16,8) and (4,32,8), 1.5 n*, scale-1 starts succeeded about twice as often as
-#: the cycle (1, 0.25) and soft starts (0.25, 0.1) never did (``docs/learner.md``, "Continuation").
+#: small cells; at (4,16,8) and (4,32,8), 1.5 n*, cycling (1, 0.25) accepted about half as many
+#: starts as scale 1 alone (probe in ``docs/learner.md``, "Continuation").
 START_SCALES = (1.0,)
 
 
