@@ -2,16 +2,18 @@
 
 Usage (``docs/learner.md``, "Continuation", reports the results)::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/continuation.py          # ~15 min
+    OPENBLAS_NUM_THREADS=1 python benchmarks/continuation.py          # ~30 min
     OPENBLAS_NUM_THREADS=1 python benchmarks/continuation.py --quick  # smoke run, *_quick.csv
 
 ``start_scales.py`` counts the starts ``pm.learn`` needs; this script looks at single starts. Per
-cell (m, d, k, multiple of n*): for seeds 0..2 the planted layer and training examples of
+cell (m, d, k, planted scale, multiple of n*): for seeds 0..2 the planted layer and training examples of
 ``frontier.py`` (``sample_complexity.planted_data``, the split of ``pm.learn(rng=seed)``), then
-``STARTS`` random starts per seed (``practical.start_points`` from ``default_rng([seed, 99])``), each
-run by ``practical.local_search`` with a configuration of ``start_scales.CONFIGS`` and its path on
-every start (release 1 has none). Reported: accepted starts (relative residual <= 1e-10), seconds
-per start and seconds per accepted start (time to a success at that rate).
+``STARTS`` random starts per seed (``practical.start_points`` from ``default_rng([seed, 99])``),
+each run by ``practical.local_search`` with a configuration of ``start_scales.CONFIGS`` and its path
+on every start (release 1 has none), plus the default path started at 1e-3 instead of 1e-2 (where
+the path should start is open: ``docs/learner.md``, "Continuation"). Reported: accepted starts
+(relative residual <= 1e-10), seconds per start and seconds per accepted start (time to a success at
+that rate).
 """
 
 from __future__ import annotations
@@ -24,29 +26,35 @@ from pathlib import Path
 import numpy as np
 import sample_complexity as sc  # sibling script
 from _results import RESULTS, quick_cli, write_rows
-from start_scales import CONFIGS, _path_rule
+from start_scales import CONFIGS as START_CONFIGS
+from start_scales import _path_rule
 
 from provable_mha.learner import policy, practical
 from provable_mha.learner.api import split_indices
 
 SEEDS, STARTS = 3, 30
-#: (m, d, k, multiple of n*)
-CELLS = [(2, 8, 4, 1.25), (4, 16, 8, 1.5), (4, 32, 8, 1.5)]
-QUICK = [(1, 4, 3, 1.5)]
+#: name -> (start_scales, ridge_path, iterations per weight, stall rule): start_scales.py's three
+#: and the default path from 1e-3 on
+CONFIGS = {**START_CONFIGS, "continuation from 1e-3": (
+    practical.START_SCALES, tuple(w for w in practical.RIDGE_PATH if w <= 1e-3), practical.RIDGE_ITERS,
+    practical.RIDGE_STALL)}
+#: (m, d, k, planted scale, multiple of n*)
+CELLS = [(2, 8, 4, 1.0, 1.25), (4, 16, 8, 1.0, 1.5), (4, 32, 8, 1.0, 1.5), (8, 8, 4, 1.0, 1.5), (2, 8, 4, 4.0, 1.5)]
+QUICK = [(1, 4, 3, 1.0, 1.5)]
 
 
-def training_set(m: int, d: int, k: int, f: float, seed: int):
+def training_set(m: int, d: int, k: int, scale: float, f: float, seed: int):
     """The examples ``pm.learn(rng=seed, holdout=10/n)`` trains on in ``frontier.py``'s run."""
     n_train = sc.train_sizes(m, d, k, (f,))[0][1]
-    layer, X = sc.planted_data(m, d, k, n_train, seed)
+    layer, X = sc.planted_data(m, d, k, n_train, seed, scale)
     tr, _ = split_indices(len(X), sc.N_HOLDOUT / len(X), np.random.default_rng(seed))
     return X[tr], layer(X[tr])
 
 
 def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
     rows = []
-    for m, d, k, f in cells:
-        data = [training_set(m, d, k, f, s) for s in range(seeds)]
+    for m, d, k, scale, f in cells:
+        data = [training_set(m, d, k, scale, f, s) for s in range(seeds)]
         for name, (scales, path, iters, stall) in CONFIGS.items():
             ok, secs = 0, 0.0
             with _path_rule(iters, stall):
@@ -57,7 +65,7 @@ def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
                         secs += time.perf_counter() - t0
                         ok += run_.relative_residual <= policy.EXACT_FIT_REL
             total = seeds * starts
-            rows.append({"cell": f"({m},{d},{k},1)", "n_train": len(data[0][0]), "x_n_star": f, "starts": name,
+            rows.append({"cell": f"({m},{d},{k},{scale:g})", "n_train": len(data[0][0]), "x_n_star": f, "starts": name,
                          "runs": total, "accepted": ok, "seconds_per_start": round(secs / total, 3),
                          "seconds_per_accepted": round(secs / ok, 2) if ok else "inf",
                          "load": round(os.getloadavg()[0], 2)})
