@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import sample_complexity as sc  # sibling script
 from _results import RESULTS, quick_cli, write_rows
+from learner_vs_baselines import learn_split
 from start_scales import CONFIGS as START_CONFIGS
 from start_scales import _path_rule
 
 from provable_mha.learner import policy, practical
-from provable_mha.learner.api import split_indices
 
 SEEDS, STARTS = 3, 30
 #: name -> (start_scales, ridge_path, iterations per weight, stall rule): start_scales.py's three
@@ -47,7 +47,7 @@ def training_set(m: int, d: int, k: int, scale: float, f: float, seed: int):
     """The examples ``pm.learn(rng=seed, holdout=10/n)`` trains on in ``frontier.py``'s run."""
     n_train = sc.train_sizes(m, d, k, (f,))[0][1]
     layer, X = sc.planted_data(m, d, k, n_train, seed, scale)
-    tr, _ = split_indices(len(X), sc.N_HOLDOUT / len(X), np.random.default_rng(seed))
+    tr = learn_split(len(X), seed, holdout=sc.N_HOLDOUT / len(X))
     return X[tr], layer(X[tr])
 
 
