@@ -105,7 +105,7 @@ GRID = [Cell(2, 8, 4),
         Cell(4, 16, 8, group="speed", **_EXP, baseline_cap_max=300.0, adam_cap_factor=SPEED["adam"]),
         Cell(4, 32, 8, group="speed", **_EXP, baseline_cap_max=300.0, adam_cap_factor=SPEED["adam"]),
         Cell(4, 64, 16, group="corner", corner=True, multiples=(1.5, 2.0, 3.0, 4.0), **_EXP),
-        Cell(8, 64, 16, group="corner", corner=True, multiples=(3.0, 4.0), seeds=2, need=2, cap=600.0,
+        Cell(8, 64, 16, group="corner", corner=True, multiples=(1.5, 2.0, 3.0, 4.0), seeds=2, need=2, cap=600.0,
              baseline_seeds=1, baseline_cap_max=300.0)]
 _Q = {"seeds": 3, "need": 3, "baseline_seeds": 1, "baseline_cap_max": 5.0}
 QUICK = [Cell(2, 8, 4, **_Q), Cell(1, 8, 4, group="m", **_Q),

@@ -136,17 +136,24 @@ def test_ridge_path_option_reaches_every_start_but_the_first_and_is_validated(mo
 
     monkeypatch.setattr(practical, "local_search", spy)
     Y = np.random.default_rng(0).standard_normal(X.shape)  # no 1-head layer fits: every start runs
-    pm.learn(X, Y, 1, rng=0, restarts=3, strict=False, ridge_path=[1e-2, 1e-3])
+    pm.learn(X, Y, 1, rng=0, restarts=3, strict=False, ridge_path=[1e-2, 1e-3], path_starts=[1.0])
     assert seen == [(), (1e-2, 1e-3), (1e-2, 1e-3)]
     seen.clear()
-    pm.learn(X, Y, 1, rng=0, restarts=2, strict=False)
-    assert seen == [(), practical.RIDGE_PATH]
+    pm.learn(X, Y, 1, rng=0, restarts=4, strict=False)  # default: alternately from 1e-2 and 1e-3
+    tail = tuple(w for w in practical.RIDGE_PATH if w <= 1e-3)
+    assert seen == [(), practical.RIDGE_PATH, tail, practical.RIDGE_PATH] and tail[0] == 1e-3
+    seen.clear()
+    pm.learn(X, Y, 1, rng=0, restarts=4, strict=False, ridge_path=[1e-2, 3e-3, 1e-4], path_starts=[5e-3, 1e-4, 1e-6])
+    assert seen == [(), (3e-3, 1e-4), (1e-4,), ()]
     assert pm.learn(X, layer(X), 1, rng=0, ridge_path=()).certificate.certified
     for bad in ("ab", [[1e-3]], [2.0], [0.0], [-1.0], [float("nan")], [True], [1e-3] * 65):
         with pytest.raises(ValueError, match="ridge_path"):
             pm.learn(X, layer(X), 1, rng=0, ridge_path=bad)
     with pytest.raises(ValueError, match="unknown options"):
         pm.learn(X, layer(X), 1, method="structured", ridge_path=[1e-3])
+    for bad in ([], [2.0], [0.0], "x"):
+        with pytest.raises(ValueError, match="path_starts"):
+            pm.learn(X, layer(X), 1, rng=0, path_starts=bad)
 
 
 def test_loose_inner_solves_still_converge_to_round_off():

@@ -42,13 +42,15 @@ __all__ = ["learn", "min_examples", "information_limit", "split_indices", "STRAT
 #: ``method`` name -> strategy ``(problem, rng) -> Candidate``.
 STRATEGIES = {"practical": practical, "structured": structured}
 #: ``method`` name -> the strategy options ``learn(**options)`` accepts (checked before any work).
-STRATEGY_OPTIONS = {"practical": frozenset({"start_scales", "ridge_path"}), "structured": STRUCTURED_OPTIONS}
+STRATEGY_OPTIONS = {"practical": frozenset({"start_scales", "ridge_path", "path_starts"}),
+                    "structured": STRUCTURED_OPTIONS}
 
 
 def _check_weights(v, name: str, min_len: int, maximum: float) -> tuple[float, ...]:
     """A practical option that is a flat sequence of ``min_len`` to 64 numbers in (0, ``maximum``]:
     ``start_scales`` (1 to 64 logit scales, at most 1000 — a larger start overflows the softmax) and
-    ``ridge_path`` (0 to 64 Tikhonov weights, at most 1; empty: no path)."""
+    ``ridge_path`` (0 to 64 Tikhonov weights, at most 1; empty: no path) and ``path_starts``
+    (1 to 64 first weights of the path, at most 1)."""
     vals = None if isinstance(v, (str, bytes)) else np.atleast_1d(np.asarray(v, dtype=object))
     if vals is None or vals.ndim != 1 or not min_len <= vals.size <= 64:
         raise ValueError(f"{name} must be a sequence of {min_len} to 64 numbers in (0, {maximum:g}], got {v!r}")
@@ -56,7 +58,7 @@ def _check_weights(v, name: str, min_len: int, maximum: float) -> tuple[float, .
 
 
 #: practical option -> (shortest length, largest entry) for :func:`_check_weights`
-_WEIGHT_OPTIONS = {"start_scales": (1, 1e3), "ridge_path": (0, 1.0)}
+_WEIGHT_OPTIONS = {"start_scales": (1, 1e3), "ridge_path": (0, 1.0), "path_starts": (1, 1.0)}
 
 
 def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bound, solver, options):
@@ -157,7 +159,9 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
         ``start_scales`` — the logit scales the random starts cycle through (default
         :data:`.practical.START_SCALES`; ``docs/learner.md``); ``ridge_path`` — the Tikhonov
         weights of the continuation every start but the first follows before the plain search
-        (default :data:`.practical.RIDGE_PATH`; ``()`` turns the path off).
+        (default :data:`.practical.RIDGE_PATH`; ``()`` turns the path off); ``path_starts`` —
+        the weight each start's path begins at, cycled over the starts after the first (default
+        :data:`.practical.PATH_STARTS`: alternately from 1e-2 and from 1e-3).
 
     Returns
     -------

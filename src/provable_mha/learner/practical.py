@@ -29,7 +29,7 @@ from .problem import Problem
 from .result import Candidate, PhaseRecord
 
 __all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "start_points",
-           "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "START_SCALES", "RIDGE_PATH", "RIDGE_ITERS",
+           "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "START_SCALES", "RIDGE_PATH", "PATH_STARTS", "RIDGE_ITERS",
            "RIDGE_STALL"]
 
 
@@ -118,11 +118,18 @@ LSMR_RTOL = 1e-3
 #: search starts where the path ended. Why: near n* the starts that fail run off to large or stay
 #: at small :math:`\|\Theta\|` (hard attention that almost fits a few examples, or near-uniform
 #: attention whose heads have not separated); the path tracks the minimiser of the penalised cost
-#: as the penalty is lifted. Every start but the first follows it (the first runs plain: with
+#: as the penalty is lifted. Every start but the first follows it, from a weight of
+#: :data:`PATH_STARTS` (the first runs plain: with
 #: enough examples it succeeds, and the path would add to its cost). Measured in
 #: ``docs/learner.md`` ("Continuation"): per-start success at 1.5 n* 0/90 -> 25/90 at (4,16,8) and
 #: 0/90 -> 50/90 at (4,32,8) against the release-2 path (1e-3 .. 1e-5, 5 iterations each).
 RIDGE_PATH = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6)
+#: The weight the path of each start after the first begins at, cycled: start 1 follows
+#: :data:`RIDGE_PATH` from 1e-2, start 2 from 1e-3, start 3 from 1e-2, ... Why: no single first
+#: weight is best. Accepted starts at 1.5 n* (3 seeds x 30 starts, ``docs/learner.md``,
+#: "Continuation"), from 1e-2 vs from 1e-3: (4,16,8) 25 vs 3, (4,32,8) 50 vs 47, (8,8,4) 0 vs 17,
+#: (2,8,4) at scale 4: 2 vs 7. Cycling gives every cell about the mean of the two rates.
+PATH_STARTS = (1e-2, 1e-3)
 RIDGE_ITERS = 20
 #: (window, ratio): leave a weight of the path when its cost fell by less than ``ratio`` over
 #: ``window`` iterations (the minimiser at that weight is reached to about 2%).
@@ -182,6 +189,15 @@ def start_points(m: int, d: int, rng: np.random.Generator, count: int, scales=ST
         yield f"random(scale={s})", s * rng.standard_normal((m, d, d)) / d
 
 
+def start_path(j: int, path: tuple[float, ...], firsts: tuple[float, ...] = PATH_STARTS) -> tuple[float, ...]:
+    """The continuation start ``j`` follows: none for the first start (``j = 0``), else the weights
+    of ``path`` at most ``firsts[(j - 1) % len(firsts)]`` (:data:`PATH_STARTS`)."""
+    if j == 0 or not firsts:
+        return ()
+    first = firsts[(j - 1) % len(firsts)]
+    return tuple(w for w in path if w <= first)
+
+
 def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
     """Run the practical strategy on ``problem`` (module docstring); returns the best run."""
     import time
@@ -193,9 +209,10 @@ def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
     runs: list[LocalRun] = []
     options = problem.options or {}
     scales, path = options.get("start_scales", START_SCALES), options.get("ridge_path", RIDGE_PATH)
+    firsts = options.get("path_starts", PATH_STARTS)
     for j, (name, th0) in enumerate(start_points(m, d, rng, problem.restarts, scales)):
         # the first start runs plain: on well-sampled data it succeeds and the path would only cost
-        run = local_search(X, Y, m, th0, threshold=thr, start=name, ridge_path=path if j else ())
+        run = local_search(X, Y, m, th0, threshold=thr, start=name, ridge_path=start_path(j, path, firsts))
         runs.append(run)
         problem.tick(f"residual {run.relative_residual:.1e}")
         if run.relative_residual <= thr:
