@@ -2,16 +2,17 @@
 
 Usage (``docs/learner.md``, "Strategy practical", reports the results)::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/start_scales.py          # ~15 min
+    OPENBLAS_NUM_THREADS=1 python benchmarks/start_scales.py          # ~20 min
     OPENBLAS_NUM_THREADS=1 python benchmarks/start_scales.py --quick  # smoke run, *_quick.csv
 
 Per cell (m, d, k, planted scale, n_train): the planted layers and data of ``frontier.py``
 (``sample_complexity.run_once``'s draws, seeds 0..s-1), ``pm.learn(..., restarts=300,
-start_scales=..., ridge_path=...)`` with three configurations: the release-1 cycle (1, 2, 0.5, 3)
-without a Tikhonov path; release 2's soft scales (0.25, 0.1) with its short path (1e-3 .. 1e-5, 5 LM
-iterations per weight); and the defaults (scale-1 starts and the ``RIDGE_PATH`` continuation, each
-weight run until its cost stalls, ``RIDGE_ITERS`` / ``RIDGE_STALL``). A path is followed by every
-start but the first; a configuration's iteration rule is set on ``practical`` while it runs.
+start_scales=..., ridge_path=..., path_starts=...)`` with four configurations: the release-1 cycle
+(1, 2, 0.5, 3) without a Tikhonov path; release 2's soft scales (0.25, 0.1) with its short path
+(1e-3 .. 1e-5, 5 LM iterations per weight); scale-1 starts with the ``RIDGE_PATH`` continuation
+always begun at 1e-2 (each weight run until its cost stalls, ``RIDGE_ITERS`` / ``RIDGE_STALL``); and
+the defaults (the same, begun alternately at 1e-2 and 1e-3, ``PATH_STARTS``). A path is followed by
+every start but the first; a configuration's iteration rule is set on ``practical`` while it runs.
 Reported: the number of starts the search ran until one was accepted (``inf`` if none of the 300
 was), how many seeds needed at most 100 (the default budget), the median and the wall time. Cells:
 six frontier cells at 1.5 n* (2 n* for k = 16 and scale 8), and two cells that are in no other
@@ -35,11 +36,12 @@ import provable_mha as pm
 from provable_mha.learner import practical
 
 RELEASE_1 = (1.0, 2.0, 0.5, 3.0)
-#: name -> (start_scales, ridge_path, iterations per weight, (stall window, ratio) or None)
-CONFIGS = {"release 1": (RELEASE_1, (), 0, None),
-           "release 2 (soft + short path)": ((0.25, 0.1), (1e-3, 3e-4, 1e-4, 3e-5, 1e-5), 5, None),
-           "continuation (default)": (practical.START_SCALES, practical.RIDGE_PATH, practical.RIDGE_ITERS,
-                                      practical.RIDGE_STALL)}
+_CONTINUATION = (practical.START_SCALES, practical.RIDGE_PATH, practical.RIDGE_ITERS, practical.RIDGE_STALL)
+#: name -> (start_scales, ridge_path, iterations per weight, (stall window, ratio) or None, path_starts)
+CONFIGS = {"release 1": (RELEASE_1, (), 0, None, (1.0,)),
+           "release 2 (soft + short path)": ((0.25, 0.1), (1e-3, 3e-4, 1e-4, 3e-5, 1e-5), 5, None, (1.0,)),
+           "path from 1e-2": (*_CONTINUATION, (1e-2,)),
+           "continuation (default)": (*_CONTINUATION, practical.PATH_STARTS)}
 BUDGET, DEFAULT = 300, 100
 #: (m, d, k, planted scale, multiple of n*, seeds)
 CELLS = [(2, 8, 4, 1.0, 1.5, 20), (2, 8, 8, 1.0, 1.5, 10), (2, 8, 16, 1.0, 2.0, 10), (2, 8, 4, 2.0, 1.5, 10),
@@ -47,11 +49,11 @@ CELLS = [(2, 8, 4, 1.0, 1.5, 20), (2, 8, 8, 1.0, 1.5, 10), (2, 8, 16, 1.0, 2.0, 
 QUICK = [(1, 4, 3, 1.0, 1.5, 3)]
 
 
-def starts_needed(m, d, k, scale, n_train, seed, scales, path) -> float:
+def starts_needed(m, d, k, scale, n_train, seed, scales, path, firsts) -> float:
     """Starts the search ran until one was accepted; ``inf`` if none of ``BUDGET`` was."""
     layer, X = sc.planted_data(m, d, k, n_train, seed, scale)
     res = pm.learn(X, layer(X), m, rng=seed, holdout=sc.N_HOLDOUT / len(X), strict=False, restarts=BUDGET,
-                   start_scales=scales, ridge_path=path)
+                   start_scales=scales, ridge_path=path, path_starts=firsts)
     info = next(p for p in res.phases if p.name == "search").info
     runs = info["runs"]
     return float(len(runs)) if runs[-1]["relative_residual"] <= info["threshold"] else math.inf
@@ -72,13 +74,14 @@ def run(cells, log=print) -> list[dict]:
     rows = []
     for m, d, k, scale, f, seeds in cells:
         n_train = sc.train_sizes(m, d, k, (f,))[0][1]
-        for name, (scales, path, iters, stall) in CONFIGS.items():
+        for name, (scales, path, iters, stall, firsts) in CONFIGS.items():
             t0 = time.perf_counter()
             with _path_rule(iters, stall):
-                need = [starts_needed(m, d, k, scale, n_train, s, scales, path) for s in range(seeds)]
+                need = [starts_needed(m, d, k, scale, n_train, s, scales, path, firsts) for s in range(seeds)]
             rows.append({"cell": f"({m},{d},{k},{scale:g})", "n_train": n_train, "x_n_star": f,
                          "starts": name, "scales": " ".join(f"{s:g}" for s in scales),
-                         "ridge_path": " ".join(f"{v:g}" for v in path), "seeds": seeds,
+                         "ridge_path": " ".join(f"{v:g}" for v in path),
+                         "path_starts": " ".join(f"{v:g}" for v in firsts), "seeds": seeds,
                          f"within_{DEFAULT}": sum(x <= DEFAULT for x in need),
                          f"within_{BUDGET}": sum(x <= BUDGET for x in need),
                          "median_starts": float(np.median(need)), "max_starts": max(need),
