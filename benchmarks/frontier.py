@@ -24,9 +24,9 @@ Baselines at each cell's found n, on exactly the training examples ``pm.learn`` 
 reproduced, checked against a fresh ``pm.learn`` call on the same seed: ``ours_paired``):
 ``provable_mha.baselines.fd_varpro_lm`` (5 starts) and ``adam_joint`` (3 starts), time cap 10x the
 project's median time at the cell (50x for Adam at the three speed cells, so that the 50x target can
-be shown), lowered to ``baseline_cap_max`` where stated (the multiple is reported; at (8,64,16) 90 min). VarPro-LM is not
-run when its first finite-difference Jacobian alone (md^2 + 1 timed residual evaluations) exceeds
-the cap. torch is not installed: no torch baseline.
+be shown), lowered to ``baseline_cap_max`` where stated (the multiple is reported; at (8,64,16)
+90 min). VarPro-LM is not run when its first finite-difference Jacobian alone (md^2 + 1 timed
+residual evaluations) exceeds the cap. torch is not installed: no torch baseline.
 
 Corner cells: every seed at the found n again in a fresh process, whose peak RSS
 (``resource.getrusage``) is reported. Output in ``results/``: ``frontier.csv`` (per cell),
