@@ -137,7 +137,7 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
         Random starts the local searches may use. The search stops at the first start whose fit is
         accepted, so well-sampled data use one to three; near the information limit more are
         needed (measured at 1.5x n* on (2, 8, 4), 20 planted layers, default starts: median 2.5,
-        at most 7; ``docs/learner.md``), and data no
+        at most 15; ``docs/learner.md``), and data no
         m-head layer fits spend them all (pass fewer for large layers).
     label_bound : float, optional
         Declared bound :math:`|Y_{ae}|\le B`; enables the certificate's ``mse_bound``.

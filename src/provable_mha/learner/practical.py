@@ -119,8 +119,8 @@ LSMR_RTOL = 1e-3
 #: at small :math:`\|\Theta\|` (hard attention that almost fits a few examples, or near-uniform
 #: attention whose heads have not separated); the path tracks the minimiser of the penalised cost
 #: as the penalty is lifted. Every start but the first follows it, from a weight of
-#: :data:`PATH_STARTS` (the first runs plain: with
-#: enough examples it succeeds, and the path would add to its cost). Measured in
+#: :data:`PATH_STARTS` (the first runs plain: with enough examples it succeeds, and the path would
+#: add to its cost). Measured in
 #: ``docs/learner.md`` ("Continuation"): per-start success at 1.5 n* 0/90 -> 25/90 at (4,16,8) and
 #: 0/90 -> 50/90 at (4,32,8) against the release-2 path (1e-3 .. 1e-5, 5 iterations each).
 RIDGE_PATH = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6)
