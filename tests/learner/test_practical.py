@@ -163,3 +163,24 @@ def test_loose_inner_solves_still_converge_to_round_off():
     loose = practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", lsmr_rtol=1e-2)
     assert loose.relative_residual < 1e-12 and tight.relative_residual < 1e-12
     assert loose.iterations >= tight.iterations
+
+
+def test_path_and_plain_search_use_their_own_inner_tolerances(monkeypatch):
+    """Matrix-free: the Tikhonov path solves with ``path_lsmr_rtol``, the plain search with ``lsmr_rtol``."""
+    _, X, Y, th0 = _near_truth(0.05)
+    seen: list[float] = []
+    real = practical.varpro_operator
+
+    def spy(t, r, X, Y, m, rtol=1e-8):
+        seen.append(rtol)
+        return real(t, r, X, Y, m, rtol=rtol)
+
+    monkeypatch.setattr(practical, "varpro_operator", spy)
+    run = practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", ridge_path=(1e-2, 1e-3),
+                                 lsmr_rtol=1e-3, path_lsmr_rtol=1e-7)
+    assert run.relative_residual < 1e-12
+    assert set(seen) == {1e-7, 1e-3} and seen[0] == 1e-7 and seen[-1] == 1e-3
+    assert seen == sorted(seen, key=lambda t: t == 1e-3)  # every path solve before every plain one
+    seen.clear()
+    practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", ridge_path=(1e-2,))
+    assert set(seen) == {practical.PATH_LSMR_RTOL, practical.LSMR_RTOL}

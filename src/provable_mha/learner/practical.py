@@ -29,8 +29,8 @@ from .problem import Problem
 from .result import Candidate, PhaseRecord
 
 __all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "start_points",
-           "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "START_SCALES", "RIDGE_PATH", "PATH_STARTS", "RIDGE_ITERS",
-           "RIDGE_STALL"]
+           "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "PATH_LSMR_RTOL", "START_SCALES", "RIDGE_PATH",
+           "PATH_STARTS", "RIDGE_ITERS", "RIDGE_STALL"]
 
 
 @dataclass
@@ -110,6 +110,11 @@ DENSE_MAX_PARAMS = 512
 #: 1.9x faster at (4,32,8) and 2.0x at (4,64,16) (3 n*, 3 seeds), a few more LM iterations, the
 #: same layers to 1e-14. The dense path solves exactly.
 LSMR_RTOL = 1e-3
+#: The same tolerance during the Tikhonov path (:data:`RIDGE_PATH`) only. Why: with 1e-3 steps the
+#: path lets the heads drift together (at (4,64,16), 1.5 n*, the four Theta_i end it at pairwise
+#: cosine 0.82-0.87 and no start succeeds); path-only tolerance sweep there (docs/learner.md,
+#: "Precision"): 1e-3 0/2 starts, 1e-4 1/2, 1e-5 2/2 at ~3x the time per path start.
+PATH_LSMR_RTOL = 1e-5
 
 
 #: Tikhonov continuation of a start (relative weights :math:`\lambda`, from strong to weak): for each
@@ -138,7 +143,8 @@ RIDGE_STALL = (2, 1.02)
 
 def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
                  start: str = "given", deadline: float | None = None, linear_algebra: str = "auto",
-                 ridge_path: tuple[float, ...] = (), lsmr_rtol: float = LSMR_RTOL) -> LocalRun:
+                 ridge_path: tuple[float, ...] = (), lsmr_rtol: float = LSMR_RTOL,
+                 path_lsmr_rtol: float = PATH_LSMR_RTOL) -> LocalRun:
     r"""Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``.
 
     ``linear_algebra``: ``"dense"`` (structured normal equations), ``"matrix-free"`` (LSMR on
@@ -148,7 +154,8 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     :math:`\|r(\Theta)\|^2 + \lambda\|Y\|^2\|\Theta\|_F^2`
     (a homotopy from a penalised to the exact fit; :func:`.lsq.ridged`), then the plain search.
     Only the final, unregularised fit is returned and judged. ``lsmr_rtol``: relative tolerance of
-    the matrix-free inner solves (``benchmarks/precision.py`` measures looser ones).
+    the matrix-free inner solves of the plain search (``benchmarks/precision.py`` measures looser
+    ones), ``path_lsmr_rtol`` the same during the path (:data:`PATH_LSMR_RTOL`).
     """
     d = X.shape[2]
     norm = float(np.linalg.norm(Y))
@@ -157,13 +164,17 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     def residual(t):
         return varpro_residual(t, X, Y, m)[0]
 
-    def lin(t, r):
-        return varpro_operator(t, r, X, Y, m, rtol=lsmr_rtol) if free else varpro_normal(t, r, X, Y, m)
+    def linearize(rtol):
+        def lin(t, r):
+            return varpro_operator(t, r, X, Y, m, rtol=rtol) if free else varpro_normal(t, r, X, Y, m)
+        return lin
+
+    lin, path_lin = linearize(lsmr_rtol), linearize(path_lsmr_rtol)
 
     theta = theta0.ravel()
     iterations = evaluations = 0
     for lam in ridge_path:
-        path = levenberg_marquardt(*ridged(residual, lin, np.sqrt(lam) * norm), theta, max_iter=RIDGE_ITERS,
+        path = levenberg_marquardt(*ridged(residual, path_lin, np.sqrt(lam) * norm), theta, max_iter=RIDGE_ITERS,
                                    stall_window=RIDGE_STALL[0], stall_ratio=RIDGE_STALL[1], deadline=deadline)
         theta, iterations, evaluations = path.x, iterations + path.iterations, evaluations + path.evaluations
     res = levenberg_marquardt(residual, lin, theta,
