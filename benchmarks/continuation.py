@@ -11,7 +11,9 @@ cell (m, d, k, planted scale, multiple of n*): for seeds 0..2 the planted layer 
 ``STARTS`` random starts per seed (``practical.start_points`` from ``default_rng([seed, 99])``),
 each run by ``practical.local_search`` with a configuration of ``start_scales.CONFIGS`` (release 1
 has no path; start j follows ``practical.start_path(j + 1, ...)``, so the default alternates its
-first weight, 1e-2, 1e-3, 1e-2, ...), plus the path always begun at 1e-3. Reported: accepted starts
+first weight, 1e-2, 1e-3, 1e-2, ...), plus the path always begun at 1e-3, and on the matrix-free
+cells (m d^2 > ``practical.DENSE_MAX_PARAMS``) the default with the path's inner LSMR solves at
+1e-3 (as before ``practical.PATH_LSMR_RTOL``; the dense steps are exact either way). Reported: accepted starts
 (relative residual <= 1e-10), seconds per start and seconds per accepted start (time to a success at
 that rate).
 """
@@ -36,9 +38,11 @@ SEEDS, STARTS = 3, 30
 #: name -> (start_scales, ridge_path, iterations per weight, stall rule, path_starts): start_scales.py's
 #: four and the path always begun at 1e-3
 CONFIGS = {**START_CONFIGS, "path from 1e-3": (*START_CONFIGS["path from 1e-2"][:4], (1e-3,))}
+#: name -> (configuration it varies, LSMR tolerance during the path): run on matrix-free cells only
+TOLERANCE_CONFIGS = {"default, path LSMR 1e-3": ("continuation (default)", 1e-3)}
 #: (m, d, k, planted scale, multiple of n*)
 CELLS = [(2, 8, 4, 1.0, 1.25), (4, 16, 8, 1.0, 1.5), (4, 32, 8, 1.0, 1.5), (8, 8, 4, 1.0, 1.5), (2, 8, 4, 4.0, 1.5)]
-QUICK = [(1, 4, 3, 1.0, 1.5)]
+QUICK = [(1, 4, 3, 1.0, 1.5), (1, 24, 3, 1.0, 1.5)]  # the second: matrix-free (576 > 512 parameters)
 
 
 def training_set(m: int, d: int, k: int, scale: float, f: float, seed: int):
@@ -49,18 +53,27 @@ def training_set(m: int, d: int, k: int, scale: float, f: float, seed: int):
     return X[tr], layer(X[tr])
 
 
+def configurations(m: int, d: int):
+    """(name, configuration, path LSMR tolerance) run on a cell: every ``CONFIGS`` entry at the default
+    path tolerance, and the ``TOLERANCE_CONFIGS`` where the steps are matrix-free."""
+    out = [(name, cfg, practical.PATH_LSMR_RTOL) for name, cfg in CONFIGS.items()]
+    if m * d * d > practical.DENSE_MAX_PARAMS:
+        out += [(name, CONFIGS[base], rtol) for name, (base, rtol) in TOLERANCE_CONFIGS.items()]
+    return out
+
+
 def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
     rows = []
     for m, d, k, scale, f in cells:
         data = [training_set(m, d, k, scale, f, s) for s in range(seeds)]
-        for name, (scales, path, iters, stall, firsts) in CONFIGS.items():
+        for name, (scales, path, iters, stall, firsts), rtol in configurations(m, d):
             ok, secs = 0, 0.0
             with _path_rule(iters, stall):
                 for s, (X, Y) in enumerate(data):
                     gen = np.random.default_rng([s, 99])
                     for j, (_, th0) in enumerate(practical.start_points(m, d, gen, starts, scales)):
                         t0 = time.perf_counter()
-                        run_ = practical.local_search(X, Y, m, th0,
+                        run_ = practical.local_search(X, Y, m, th0, path_lsmr_rtol=rtol,
                                                       ridge_path=practical.start_path(j + 1, path, firsts))
                         secs += time.perf_counter() - t0
                         ok += run_.relative_residual <= policy.EXACT_FIT_REL
@@ -74,7 +87,7 @@ def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    quick, suffix = quick_cli(__doc__, "one small cell, 2 seeds x 3 starts; writes *_quick.csv", argv)
+    quick, suffix = quick_cli(__doc__, "two small cells (one matrix-free), 2 seeds x 3 starts; writes *_quick.csv", argv)
     rows = run(QUICK, 2, 3) if quick else run(CELLS, SEEDS, STARTS)
     print(f"wrote {write_rows(RESULTS / f'continuation{suffix}.csv', rows)}")
     return 0
