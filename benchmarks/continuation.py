@@ -87,7 +87,7 @@ def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    quick, suffix = quick_cli(__doc__, "two small cells (one matrix-free), 2 seeds x 3 starts; writes *_quick.csv", argv)
+    quick, suffix = quick_cli(__doc__, "two small cells (one matrix-free), 2 seeds x 3 starts; *_quick.csv", argv)
     rows = run(QUICK, 2, 3) if quick else run(CELLS, SEEDS, STARTS)
     print(f"wrote {write_rows(RESULTS / f'continuation{suffix}.csv', rows)}")
     return 0

@@ -113,7 +113,9 @@ LSMR_RTOL = 1e-3
 #: The same tolerance during the Tikhonov path (:data:`RIDGE_PATH`) only. Why: with 1e-3 steps the
 #: path lets the heads drift together (at (4,64,16), 1.5 n*, the four Theta_i end it at pairwise
 #: cosine 0.82-0.87 and no start succeeds); path-only tolerance sweep there (docs/learner.md,
-#: "Precision"): 1e-3 0/2 starts, 1e-4 1/2, 1e-5 2/2 at ~3x the time per path start.
+#: "Precision"): 1e-3 0/2 starts, 1e-4 1/2, 1e-5 2/2 at ~3x the time per path start; pm.learn at
+#: (4,64,16), 1.5 n*, 120 s: 1/10 seeds -> 7/10. Cost: the matrix-free cells' medians at the
+#: frontier's found sizes rose 1.3-2.3x (docs/frontier.md, section 6).
 PATH_LSMR_RTOL = 1e-5
 
 
@@ -126,13 +128,13 @@ PATH_LSMR_RTOL = 1e-5
 #: as the penalty is lifted. Every start but the first follows it, from a weight of
 #: :data:`PATH_STARTS` (the first runs plain: with enough examples it succeeds, and the path would
 #: add to its cost). Measured in
-#: ``docs/learner.md`` ("Continuation"): per-start success at 1.5 n* 0/90 -> 25/90 at (4,16,8) and
-#: 0/90 -> 50/90 at (4,32,8) against the release-2 path (1e-3 .. 1e-5, 5 iterations each).
+#: ``docs/learner.md`` ("Continuation"): per-start success at 1.5 n* 0/90 -> 30/90 at (4,16,8) and
+#: 0/90 -> 63/90 at (4,32,8) against the release-2 path (1e-3 .. 1e-5, 5 iterations each).
 RIDGE_PATH = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6)
 #: The weight the path of each start after the first begins at, cycled: start 1 follows
 #: :data:`RIDGE_PATH` from 1e-2, start 2 from 1e-3, start 3 from 1e-2, ... Why: no single first
 #: weight is best. Accepted starts at 1.5 n* (3 seeds x 30 starts, ``docs/learner.md``,
-#: "Continuation"), from 1e-2 vs from 1e-3: (4,16,8) 25 vs 3, (4,32,8) 50 vs 47, (8,8,4) 0 vs 17,
+#: "Continuation"), from 1e-2 vs from 1e-3: (4,16,8) 30 vs 11, (4,32,8) 63 vs 46, (8,8,4) 0 vs 17,
 #: (2,8,4) at scale 4: 2 vs 7. Cycling gives every cell about the mean of the two rates.
 PATH_STARTS = (1e-2, 1e-3)
 RIDGE_ITERS = 20
