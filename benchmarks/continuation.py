@@ -57,7 +57,7 @@ def configurations(m: int, d: int):
     """(name, configuration, path LSMR tolerance) run on a cell: every ``CONFIGS`` entry at the default
     path tolerance, and the ``TOLERANCE_CONFIGS`` where the steps are matrix-free."""
     out = [(name, cfg, practical.PATH_LSMR_RTOL) for name, cfg in CONFIGS.items()]
-    if m * d * d > practical.DENSE_MAX_PARAMS:
+    if practical.uses_matrix_free(m, d):
         out += [(name, CONFIGS[base], rtol) for name, (base, rtol) in TOLERANCE_CONFIGS.items()]
     return out
 

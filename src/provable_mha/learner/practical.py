@@ -28,8 +28,8 @@ from .lsq import DenseNormal, MatrixFree, levenberg_marquardt, ridged
 from .problem import Problem
 from .result import Candidate, PhaseRecord
 
-__all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "start_points",
-           "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "PATH_LSMR_RTOL", "START_SCALES", "RIDGE_PATH",
+__all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "uses_matrix_free",
+           "start_points", "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "PATH_LSMR_RTOL", "START_SCALES", "RIDGE_PATH",
            "PATH_STARTS", "RIDGE_ITERS", "RIDGE_STALL"]
 
 
@@ -105,6 +105,12 @@ def varpro_operator(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.
 #: (crossover measured in docs/learner.md, "Scale").
 DENSE_MAX_PARAMS = 512
 
+
+def uses_matrix_free(m: int, d: int, linear_algebra: str = "auto") -> bool:
+    """Whether :func:`local_search` takes matrix-free steps: ``"matrix-free"``, or ``"auto"`` above
+    :data:`DENSE_MAX_PARAMS` attention parameters (m d^2)."""
+    return linear_algebra == "matrix-free" or (linear_algebra == "auto" and m * d * d > DENSE_MAX_PARAMS)
+
 #: Relative tolerance of the matrix-free search's inner LSMR solves: inexact Gauss–Newton steps
 #: (Dembo, Eisenstat & Steihaug 1982). Measured (docs/learner.md, "Precision"): against 1e-8,
 #: 1.9x faster at (4,32,8) and 2.0x at (4,64,16) (3 n*, 3 seeds), a few more LM iterations, the
@@ -161,7 +167,7 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     """
     d = X.shape[2]
     norm = float(np.linalg.norm(Y))
-    free = linear_algebra == "matrix-free" or (linear_algebra == "auto" and m * d * d > DENSE_MAX_PARAMS)
+    free = uses_matrix_free(m, d, linear_algebra)
 
     def residual(t):
         return varpro_residual(t, X, Y, m)[0]
