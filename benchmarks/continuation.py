@@ -2,7 +2,7 @@
 
 Usage (``docs/learner.md``, "Continuation", reports the results)::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/continuation.py          # ~40 min
+    OPENBLAS_NUM_THREADS=1 python benchmarks/continuation.py          # ~70 min
     OPENBLAS_NUM_THREADS=1 python benchmarks/continuation.py --quick  # smoke run, *_quick.csv
 
 ``start_scales.py`` counts the starts ``pm.learn`` needs; this script looks at single starts. Per
@@ -13,7 +13,8 @@ each run by ``practical.local_search`` with a configuration of ``start_scales.CO
 has no path; start j follows ``practical.start_path(j + 1, ...)``, so the default alternates its
 first weight, 1e-2, 1e-3, 1e-2, ...), plus the path always begun at 1e-3, and on the matrix-free
 cells (m d^2 > ``practical.DENSE_MAX_PARAMS``) the default with the path's inner LSMR solves at
-1e-3 (as before ``practical.PATH_LSMR_RTOL``; the dense steps are exact either way). Reported: accepted starts
+1e-3 for every weight (as before ``practical.PATH_LSMR_RTOL``) and at 1e-5 for every weight (as before
+``practical.PATH_ACCURATE_MIN``); the dense steps are exact either way. Reported: accepted starts
 (relative residual <= 1e-10), seconds per start and seconds per accepted start (time to a success at
 that rate).
 """
@@ -38,8 +39,10 @@ SEEDS, STARTS = 3, 30
 #: name -> (start_scales, ridge_path, iterations per weight, stall rule, path_starts): start_scales.py's
 #: four and the path always begun at 1e-3
 CONFIGS = {**START_CONFIGS, "path from 1e-3": (*START_CONFIGS["path from 1e-2"][:4], (1e-3,))}
-#: name -> (configuration it varies, LSMR tolerance during the path): run on matrix-free cells only
-TOLERANCE_CONFIGS = {"default, path LSMR 1e-3": ("continuation (default)", 1e-3)}
+#: name -> (configuration it varies, LSMR tolerance of the path's heavy weights, the lightest weight that
+#: gets it (``practical.PATH_ACCURATE_MIN``)): run on matrix-free cells only
+TOLERANCE_CONFIGS = {"default, path LSMR 1e-3": ("continuation (default)", 1e-3, practical.PATH_ACCURATE_MIN),
+                     "default, path LSMR 1e-5 throughout": ("continuation (default)", 1e-5, 0.0)}
 #: (m, d, k, planted scale, multiple of n*)
 CELLS = [(2, 8, 4, 1.0, 1.25), (4, 16, 8, 1.0, 1.5), (4, 32, 8, 1.0, 1.5), (8, 8, 4, 1.0, 1.5), (2, 8, 4, 4.0, 1.5)]
 QUICK = [(1, 4, 3, 1.0, 1.5), (1, 24, 3, 1.0, 1.5)]  # the second: matrix-free (576 > 512 parameters)
@@ -56,9 +59,9 @@ def training_set(m: int, d: int, k: int, scale: float, f: float, seed: int):
 def configurations(m: int, d: int):
     """(name, configuration, path LSMR tolerance) run on a cell: every ``CONFIGS`` entry at the default
     path tolerance, and the ``TOLERANCE_CONFIGS`` where the steps are matrix-free."""
-    out = [(name, cfg, practical.PATH_LSMR_RTOL) for name, cfg in CONFIGS.items()]
+    out = [(name, cfg, (practical.PATH_LSMR_RTOL, practical.PATH_ACCURATE_MIN)) for name, cfg in CONFIGS.items()]
     if practical.uses_matrix_free(m, d):
-        out += [(name, CONFIGS[base], rtol) for name, (base, rtol) in TOLERANCE_CONFIGS.items()]
+        out += [(name, CONFIGS[base], (rtol, cut)) for name, (base, rtol, cut) in TOLERANCE_CONFIGS.items()]
     return out
 
 
@@ -66,14 +69,14 @@ def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
     rows = []
     for m, d, k, scale, f in cells:
         data = [training_set(m, d, k, scale, f, s) for s in range(seeds)]
-        for name, (scales, path, iters, stall, firsts), rtol in configurations(m, d):
+        for name, (scales, path, iters, stall, firsts), (rtol, cut) in configurations(m, d):
             ok, secs = 0, 0.0
             with _path_rule(iters, stall):
                 for s, (X, Y) in enumerate(data):
                     gen = np.random.default_rng([s, 99])
                     for j, (_, th0) in enumerate(practical.start_points(m, d, gen, starts, scales)):
                         t0 = time.perf_counter()
-                        run_ = practical.local_search(X, Y, m, th0, path_lsmr_rtol=rtol,
+                        run_ = practical.local_search(X, Y, m, th0, path_lsmr_rtol=rtol, path_accurate_min=cut,
                                                       ridge_path=practical.start_path(j + 1, path, firsts))
                         secs += time.perf_counter() - t0
                         ok += run_.relative_residual <= policy.EXACT_FIT_REL

@@ -34,3 +34,15 @@ def test_merge_takes_the_groups_cells_and_keeps_the_rest(tmp_path, monkeypatch):
     base = sc.read_csv(here / "raw" / "frontier_baseline_runs.csv")
     assert sorted(r["cell"] for r in base if r["note"] == "other") == sorted(corner)
     assert {r["load"] for r in sc.read_csv(here / "frontier_memory.csv")} == {"other"}
+
+
+def test_merge_by_cell_label_takes_only_that_cell(tmp_path, monkeypatch):
+    here, there = tmp_path / "main", tmp_path / "other"
+    _write(here, "main")
+    _write(there, "other")
+    monkeypatch.setattr(sc, "RESULTS", here)
+    frontier.merge(frontier.GRID, "", ["(8,64,16,1)"], there)
+    runs = sc.read_csv(here / "raw" / "frontier_runs.csv")
+    taken = [f"({r['m']},{r['d']},{r['k']},{float(r['scale']):g})" for r in runs if r["error"] == "other"]
+    assert taken == ["(8,64,16,1)"] and len(runs) == len(frontier.GRID)
+    assert [r["cell"] for r in sc.read_csv(here / "frontier_memory.csv") if r["load"] == "other"] == ["(8,64,16,1)"]

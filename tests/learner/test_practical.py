@@ -184,3 +184,33 @@ def test_path_and_plain_search_use_their_own_inner_tolerances(monkeypatch):
     seen.clear()
     practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", ridge_path=(1e-2,))
     assert set(seen) == {practical.PATH_LSMR_RTOL, practical.LSMR_RTOL}
+
+
+def test_only_the_heavy_path_weights_get_the_accurate_tolerance(monkeypatch):
+    """Path weights below ``path_accurate_min`` are solved like the plain search (``lsmr_rtol``)."""
+    _, X, Y, th0 = _near_truth(0.05)
+    seen: list[tuple[float, float]] = []
+    real_ridged, real_op = practical.ridged, practical.varpro_operator
+    weight = [None]
+
+    def ridged_spy(residual, lin, w):
+        weight[0] = w
+        return real_ridged(residual, lin, w)
+
+    def op_spy(t, r, X, Y, m, rtol=1e-8):
+        seen.append((weight[0], rtol))
+        return real_op(t, r, X, Y, m, rtol=rtol)
+
+    monkeypatch.setattr(practical, "ridged", ridged_spy)
+    monkeypatch.setattr(practical, "varpro_operator", op_spy)
+    norm = float(np.linalg.norm(Y))
+    practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", ridge_path=(1e-2, 1e-4), lsmr_rtol=1e-3,
+                           path_lsmr_rtol=1e-7, path_accurate_min=1e-3)
+    by_weight = {w: {rt for w2, rt in seen if w2 == w} for w, _ in seen}
+    heavy, light = np.sqrt(1e-2) * norm, np.sqrt(1e-4) * norm
+    assert by_weight[heavy] == {1e-7}  # the plain search's solves come last and carry the last weight
+    assert 1e-3 in by_weight[light] and 1e-7 not in by_weight[light]
+    seen.clear()
+    practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", ridge_path=(1e-4,), path_lsmr_rtol=1e-7,
+                           path_accurate_min=0.0)
+    assert seen[0][1] == 1e-7  # with no cut every path weight is accurate

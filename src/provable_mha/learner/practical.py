@@ -29,7 +29,8 @@ from .problem import Problem
 from .result import Candidate, PhaseRecord
 
 __all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "uses_matrix_free",
-           "start_points", "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "PATH_LSMR_RTOL", "START_SCALES", "RIDGE_PATH",
+           "start_points", "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "PATH_LSMR_RTOL",
+           "PATH_ACCURATE_MIN", "START_SCALES", "RIDGE_PATH",
            "PATH_STARTS", "RIDGE_ITERS", "RIDGE_STALL"]
 
 
@@ -123,6 +124,12 @@ LSMR_RTOL = 1e-3
 #: (4,64,16), 1.5 n*, 120 s: 1/10 seeds -> 7/10. Cost: the matrix-free cells' medians at the
 #: frontier's found sizes rose 1.3-2.3x (docs/frontier.md, section 6).
 PATH_LSMR_RTOL = 1e-5
+#: The path weights that get :data:`PATH_LSMR_RTOL`: :math:`\lambda \ge` this; lighter weights use
+#: :data:`LSMR_RTOL`. Why: the heavy weights decide which basin a start ends in (where the heads
+#: separate), the light ones only approach the unpenalised fit, which the plain search finishes at
+#: :data:`LSMR_RTOL` anyway. Probe at (4,64,16), 1.5 n*, 120 s (docs/learner.md, "Precision"):
+#: 9/10 seeds against 7/10 with 1e-5 for every weight.
+PATH_ACCURATE_MIN = 1e-3
 
 
 #: Tikhonov continuation of a start (relative weights :math:`\lambda`, from strong to weak): for each
@@ -152,7 +159,7 @@ RIDGE_STALL = (2, 1.02)
 def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
                  start: str = "given", deadline: float | None = None, linear_algebra: str = "auto",
                  ridge_path: tuple[float, ...] = (), lsmr_rtol: float = LSMR_RTOL,
-                 path_lsmr_rtol: float = PATH_LSMR_RTOL) -> LocalRun:
+                 path_lsmr_rtol: float = PATH_LSMR_RTOL, path_accurate_min: float = PATH_ACCURATE_MIN) -> LocalRun:
     r"""Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``.
 
     ``linear_algebra``: ``"dense"`` (structured normal equations), ``"matrix-free"`` (LSMR on
@@ -163,7 +170,8 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     (a homotopy from a penalised to the exact fit; :func:`.lsq.ridged`), then the plain search.
     Only the final, unregularised fit is returned and judged. ``lsmr_rtol``: relative tolerance of
     the matrix-free inner solves of the plain search (``benchmarks/precision.py`` measures looser
-    ones), ``path_lsmr_rtol`` the same during the path (:data:`PATH_LSMR_RTOL`).
+    ones), ``path_lsmr_rtol`` the same for the path weights :math:`\lambda \ge` ``path_accurate_min``
+    (:data:`PATH_LSMR_RTOL`, :data:`PATH_ACCURATE_MIN`; lighter weights use ``lsmr_rtol``).
     """
     d = X.shape[2]
     norm = float(np.linalg.norm(Y))
@@ -182,7 +190,8 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     theta = theta0.ravel()
     iterations = evaluations = 0
     for lam in ridge_path:
-        path = levenberg_marquardt(*ridged(residual, path_lin, np.sqrt(lam) * norm), theta, max_iter=RIDGE_ITERS,
+        step = path_lin if lam >= path_accurate_min else lin
+        path = levenberg_marquardt(*ridged(residual, step, np.sqrt(lam) * norm), theta, max_iter=RIDGE_ITERS,
                                    stall_window=RIDGE_STALL[0], stall_ratio=RIDGE_STALL[1], deadline=deadline)
         theta, iterations, evaluations = path.x, iterations + path.iterations, evaluations + path.evaluations
     res = levenberg_marquardt(residual, lin, theta,
