@@ -4,9 +4,10 @@ Usage (``docs/frontier.md`` reports the results)::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/frontier.py            # the committed grid (about an hour)
     OPENBLAS_NUM_THREADS=1 python benchmarks/frontier.py --quick    # smoke run (< 1 min), *_quick.csv
-    python benchmarks/frontier.py --report    # tables and figure again from the per-call CSVs, no runs
+    OPENBLAS_NUM_THREADS=1 python benchmarks/frontier.py --report    # tables and figure from the CSVs, no runs
+    # every mode writes frontier.csv, whose blas_threads column is read from the reporting process's environment
     # two groups in parallel: scan one in a second worktree, then take its cells and report
-    python benchmarks/frontier.py --groups corner --merge-from ../wt/benchmarks/results
+    OPENBLAS_NUM_THREADS=1 python benchmarks/frontier.py --groups corner --merge-from ../wt/benchmarks/results
 
 Per cell (m, d, k, scale) of ``GRID``: n_train = ceil(f n*) for multiples f of the information limit
 n* = max(2md/k, d^2/(k(k-1))) (``sample_complexity.train_sizes``); each call is

@@ -160,7 +160,8 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
         :data:`.practical.START_SCALES`; ``docs/learner.md``); ``ridge_path`` — the Tikhonov
         weights of the continuation every start but the first follows before the plain search
         (default :data:`.practical.RIDGE_PATH`; ``()`` turns the path off; its matrix-free steps
-        are solved to :data:`.practical.PATH_LSMR_RTOL`); ``path_starts`` —
+        at weights from :data:`.practical.PATH_ACCURATE_MIN` up are solved to
+        :data:`.practical.PATH_LSMR_RTOL`); ``path_starts`` —
         the weight each start's path begins at, cycled over the starts after the first (default
         :data:`.practical.PATH_STARTS`: alternately from 1e-2 and from 1e-3).
 
