@@ -57,8 +57,8 @@ def training_set(m: int, d: int, k: int, scale: float, f: float, seed: int):
 
 
 def configurations(m: int, d: int):
-    """(name, configuration, path LSMR tolerance) run on a cell: every ``CONFIGS`` entry at the default
-    path tolerance, and the ``TOLERANCE_CONFIGS`` where the steps are matrix-free."""
+    """(name, configuration, (path LSMR tolerance, lightest path weight solved to it)) run on a cell:
+    every ``CONFIGS`` entry at the defaults, and the ``TOLERANCE_CONFIGS`` where the steps are matrix-free."""
     out = [(name, cfg, (practical.PATH_LSMR_RTOL, practical.PATH_ACCURATE_MIN)) for name, cfg in CONFIGS.items()]
     if practical.uses_matrix_free(m, d):
         out += [(name, CONFIGS[base], (rtol, cut)) for name, (base, rtol, cut) in TOLERANCE_CONFIGS.items()]

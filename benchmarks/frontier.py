@@ -105,7 +105,7 @@ GRID = [Cell(2, 8, 4),
         Cell(2, 16, 4, group="d"), Cell(2, 32, 4, group="d", **_EXP),
         Cell(4, 16, 8, group="speed", **_EXP, baseline_cap_max=300.0, adam_cap_factor=SPEED["adam"]),
         Cell(4, 32, 8, group="speed", **_EXP, baseline_cap_max=300.0, adam_cap_factor=SPEED["adam"]),
-        # the 9/10 seeds: a call takes about a minute here since the path-tolerance cut
+        # the 9/10 seeds, affordable since a call at 2 n* takes ~30 s (median; docs/frontier.md section 6)
         Cell(4, 64, 16, group="corner", corner=True, multiples=(1.5, 2.0, 3.0, 4.0),
              **{**_EXP, "seeds": 10, "need": 9}),
         Cell(8, 64, 16, group="corner", corner=True, multiples=(1.5, 2.0, 3.0, 4.0), seeds=2, need=2, cap=600.0,
