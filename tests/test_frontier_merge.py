@@ -19,30 +19,34 @@ def _write(res: Path, tag: str) -> None:
     sc.write_csv(res / "frontier_memory.csv", mem, frontier.MEMORY_FIELDS)
 
 
-def test_merge_takes_the_groups_cells_and_keeps_the_rest(tmp_path, monkeypatch):
+def _merged(tmp_path, monkeypatch, groups) -> Path:
+    """Two checkouts' results ("main", "other"); ``groups`` merged from the other into main; main's path."""
     here, there = tmp_path / "main", tmp_path / "other"
     _write(here, "main")
     _write(there, "other")
     monkeypatch.setattr(sc, "RESULTS", here)
-    frontier.merge(frontier.GRID, "", ["corner"], there)
+    frontier.merge(frontier.GRID, "", groups, there)
+    return here
+
+
+def _label(r: dict) -> str:
+    return f"({r['m']},{r['d']},{r['k']},{float(r['scale']):g})"
+
+
+def test_merge_takes_the_groups_cells_and_keeps_the_rest(tmp_path, monkeypatch):
+    here = _merged(tmp_path, monkeypatch, ["corner"])
     corner = {c.label for c in frontier.GRID if c.group == "corner"}
     runs = sc.read_csv(here / "raw" / "frontier_runs.csv")
     assert len(runs) == len(frontier.GRID)
     for r in runs:
-        label = f"({r['m']},{r['d']},{r['k']},{float(r['scale']):g})"
-        assert r["error"] == ("other" if label in corner else "main")
+        assert r["error"] == ("other" if _label(r) in corner else "main")
     base = sc.read_csv(here / "raw" / "frontier_baseline_runs.csv")
     assert sorted(r["cell"] for r in base if r["note"] == "other") == sorted(corner)
     assert {r["load"] for r in sc.read_csv(here / "frontier_memory.csv")} == {"other"}
 
 
 def test_merge_by_cell_label_takes_only_that_cell(tmp_path, monkeypatch):
-    here, there = tmp_path / "main", tmp_path / "other"
-    _write(here, "main")
-    _write(there, "other")
-    monkeypatch.setattr(sc, "RESULTS", here)
-    frontier.merge(frontier.GRID, "", ["(8,64,16,1)"], there)
+    here = _merged(tmp_path, monkeypatch, ["(8,64,16,1)"])
     runs = sc.read_csv(here / "raw" / "frontier_runs.csv")
-    taken = [f"({r['m']},{r['d']},{r['k']},{float(r['scale']):g})" for r in runs if r["error"] == "other"]
-    assert taken == ["(8,64,16,1)"] and len(runs) == len(frontier.GRID)
+    assert [_label(r) for r in runs if r["error"] == "other"] == ["(8,64,16,1)"] and len(runs) == len(frontier.GRID)
     assert [r["cell"] for r in sc.read_csv(here / "frontier_memory.csv") if r["load"] == "other"] == ["(8,64,16,1)"]
