@@ -39,9 +39,9 @@ SEEDS, STARTS = 3, 30
 #: name -> (start_scales, ridge_path, iterations per weight, stall rule, path_starts): start_scales.py's
 #: four and the path always begun at 1e-3
 CONFIGS = {**START_CONFIGS, "path from 1e-3": (*START_CONFIGS["path from 1e-2"][:4], (1e-3,))}
-#: name -> (configuration it varies, LSMR tolerance of the path's heavy weights, the lightest weight that
-#: gets it (``practical.PATH_ACCURATE_MIN``)): run on matrix-free cells only
-TOLERANCE_CONFIGS = {"default, path LSMR 1e-3": ("continuation (default)", 1e-3, practical.PATH_ACCURATE_MIN),
+#: name -> (configuration it varies, LSMR tolerance of the path, the lightest weight that gets it (0: every
+#: weight; the default is ``practical.PATH_ACCURATE_MIN``)): run on matrix-free cells only
+TOLERANCE_CONFIGS = {"default, path LSMR 1e-3": ("continuation (default)", 1e-3, 0.0),
                      "default, path LSMR 1e-5 throughout": ("continuation (default)", 1e-5, 0.0)}
 #: (m, d, k, planted scale, multiple of n*)
 CELLS = [(2, 8, 4, 1.0, 1.25), (4, 16, 8, 1.0, 1.5), (4, 32, 8, 1.0, 1.5), (8, 8, 4, 1.0, 1.5), (2, 8, 4, 4.0, 1.5)]

@@ -30,7 +30,8 @@ def _merged(tmp_path, monkeypatch, groups) -> Path:
 
 
 def _label(r: dict) -> str:
-    return f"({r['m']},{r['d']},{r['k']},{float(r['scale']):g})"
+    """The label of the cell a per-call row belongs to (``frontier.Cell.label``)."""
+    return frontier.Cell(*frontier._key(r)).label
 
 
 def test_merge_takes_the_groups_cells_and_keeps_the_rest(tmp_path, monkeypatch):

@@ -117,7 +117,8 @@ def uses_matrix_free(m: int, d: int, linear_algebra: str = "auto") -> bool:
 #: 1.9x faster at (4,32,8) and 2.0x at (4,64,16) (3 n*, 3 seeds), a few more LM iterations, the
 #: same layers to 1e-14. The dense path solves exactly.
 LSMR_RTOL = 1e-3
-#: The same tolerance during the Tikhonov path (:data:`RIDGE_PATH`) only. Why: with 1e-3 steps the
+#: The same tolerance during the Tikhonov path (:data:`RIDGE_PATH`), at its weights from
+#: :data:`PATH_ACCURATE_MIN` up. Why: with 1e-3 steps the
 #: path lets the heads drift together (at (4,64,16), 1.5 n*, the four Theta_i end it at pairwise
 #: cosine 0.82-0.87 and no start succeeds); path-only tolerance sweep there (docs/learner.md,
 #: "Precision"): 1e-3 0/2 starts, 1e-4 1/2, 1e-5 2/2 at ~3x the time per path start; pm.learn at
