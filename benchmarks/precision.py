@@ -2,7 +2,7 @@
 
 Usage::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/precision.py           # ~12 min; results/precision_*.csv
+    OPENBLAS_NUM_THREADS=1 python benchmarks/precision.py           # ~25 min; results/precision_*.csv
     OPENBLAS_NUM_THREADS=1 python benchmarks/precision.py --quick   # smoke run, *_quick.csv
 
 Part 1 (``precision_float32.csv``).
@@ -23,6 +23,13 @@ solution. Per cell at 3 n* and seed, one soft start
 and each tolerance; reported: wall time, LM iterations, final relative residual, whether it is
 below the acceptance threshold 1e-10, and the parameter error against the planted layer (heads
 matched).
+
+Part 3 (``precision_search.csv``). The matrix-free search now takes its Jacobian products in
+float32 (``practical.PRODUCT_DTYPE``; residual, W-step, LSMR vectors and the judged fit stay
+float64). Per cell at 1.5 n* (the frontier's target size) and seed, the same first
+``SEARCH_STARTS`` starts of ``practical.practical`` (plain, path from 1e-2, path from 1e-3) are run
+by ``practical.local_search`` with float64 and with float32 products, one after the other in this
+process: wall time, LM iterations, final relative residual, accepted, parameter error.
 """
 
 from __future__ import annotations
@@ -38,10 +45,11 @@ from _results import RESULTS, quick_cli, write_rows
 import provable_mha as pm
 from provable_mha.learner import policy
 from provable_mha.learner.design import design_matrix, theta_jvp, theta_vjp, w_step
-from provable_mha.learner.practical import local_search, start_points
+from provable_mha.learner.practical import RIDGE_PATH, local_search, start_path, start_points
 
 CELLS = [(4, 16, 8), (4, 32, 8), (4, 64, 16), (8, 64, 16)]
 LSMR_CELLS, LSMR_SEEDS, RTOLS = [(4, 32, 8), (4, 64, 16)], (0, 1, 2), (1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
+SEARCH_CELLS, SEARCH_SEEDS, SEARCH_STARTS = [(4, 16, 8), (4, 32, 8), (4, 64, 16)], (0, 1, 2), 3
 
 
 def best_of(f, args=(), repeats=5) -> float:
@@ -81,12 +89,19 @@ def run_cell(m: int, d: int, k: int) -> dict:
     return row
 
 
+def start_stream(seed: int) -> np.random.Generator:
+    """The starts' random stream: not ``default_rng(seed)``, from which ``pm.planted_instance`` draws the
+    planted Theta (with that stream the first start *is* the planted layer whenever its first draw
+    passes the conditions, e.g. at (4,16,8) seeds 1 and 2); as in ``continuation.py``."""
+    return np.random.default_rng([seed, 99])
+
+
 def lsmr_rows(m: int, d: int, k: int, seed: int) -> list[dict]:
     """One start, every tolerance of ``RTOLS`` (part 2)."""
     n = int(np.ceil(3 * sc.n_star(m, d, k)))
     layer, X = sc.planted_data(m, d, k, n, seed)
     X, Y = X[:n], layer(X[:n])
-    _, th0 = next(start_points(m, d, np.random.default_rng(seed), 1))
+    _, th0 = next(start_points(m, d, start_stream(seed), 1))
     rows = []
     for rtol in RTOLS:
         t0 = time.perf_counter()
@@ -96,6 +111,26 @@ def lsmr_rows(m: int, d: int, k: int, seed: int) -> list[dict]:
                      "seconds": time.perf_counter() - t0, "iterations": run.iterations,
                      "relative_residual": run.relative_residual,
                      "accepted": int(run.relative_residual <= policy.EXACT_FIT_REL), "param_error": err})
+    return rows
+
+
+def search_rows(m: int, d: int, k: int, seed: int, starts: int = SEARCH_STARTS) -> list[dict]:
+    """The first ``starts`` starts of the practical strategy, float64 then float32 products (part 3)."""
+    n = int(np.ceil(1.5 * sc.n_star(m, d, k)))
+    layer, X = sc.planted_data(m, d, k, n, seed)
+    X, Y = X[:n], layer(X[:n])
+    rows = []
+    for j, (_, th0) in enumerate(start_points(m, d, start_stream(seed), starts)):
+        for dtype in (np.float64, np.float32):
+            t0 = time.perf_counter()
+            run = local_search(X, Y, m, th0, linear_algebra="matrix-free", ridge_path=start_path(j, RIDGE_PATH),
+                               product_dtype=dtype)
+            err = pm.match_heads(layer, pm.MultiHeadAttention(run.thetas, run.ws)).max_error
+            rows.append({"cell": f"({m},{d},{k})", "n_train": n, "seed": seed, "start": j,
+                         "path_from": start_path(j, RIDGE_PATH)[0] if j else "", "products": np.dtype(dtype).name,
+                         "seconds": time.perf_counter() - t0, "iterations": run.iterations,
+                         "relative_residual": run.relative_residual,
+                         "accepted": int(run.relative_residual <= policy.EXACT_FIT_REL), "param_error": err})
     return rows
 
 
@@ -118,6 +153,13 @@ def main(argv=None) -> int:
                 rows.append(row)
                 _show(row)
     print(f"wrote {write_rows(RESULTS / f'precision_lsmr{suffix}.csv', rows)}")
+    rows = []
+    for cell in ([(2, 16, 8)] if quick else SEARCH_CELLS):
+        for seed in seeds:
+            for row in search_rows(*cell, seed, starts=2 if quick else SEARCH_STARTS):
+                rows.append(row)
+                _show(row)
+    print(f"wrote {write_rows(RESULTS / f'precision_search{suffix}.csv', rows)}")
     return 0
 
 

@@ -85,6 +85,57 @@ def test_matrix_free_search_matches_the_dense_products_and_converges():
     assert run.relative_residual < 1e-12
 
 
+def test_the_operators_adjoint_is_exact_on_the_range_lsmr_applies_it_to():
+    """``rmatvec`` skips the projection: exact on range(P_perp), where r and every product lie."""
+    _, X, Y, th0 = _near_truth(0.05)
+    t = th0.ravel()
+    r, _ = practical.varpro_residual(t, X, Y, 2)
+    J = _kaufman_jacobian(t, X, Y, 2)
+    op = practical.varpro_operator(t, r, X, Y, 2)
+    rng = np.random.default_rng(2)
+    u = op.products[0](rng.standard_normal(J.shape[1])) + rng.standard_normal(1) * r  # in range(P_perp)
+    np.testing.assert_allclose(op.products[1](u), J.T @ u, rtol=1e-9, atol=1e-12 * np.linalg.norm(J.T @ u))
+    w = rng.standard_normal(J.shape[0])  # outside that range the shortcut is not the adjoint
+    assert np.linalg.norm(op.products[1](w) - J.T @ w) > 1e-3 * np.linalg.norm(J.T @ w)
+
+
+def test_float32_products_agree_with_the_jacobian_to_float32_round_off():
+    _, X, Y, th0 = _near_truth(0.05)
+    t = th0.ravel()
+    r, _ = practical.varpro_residual(t, X, Y, 2)
+    J = _kaufman_jacobian(t, X, Y, 2)
+    op = practical.varpro_operator(t, r, X, Y, 2, dtype=np.float32)
+    v = np.random.default_rng(1).standard_normal(J.shape[1])
+    for got, want in ((op.gradient, J.T @ r), (op.op.matvec(v), J @ op.scaling(v))):
+        assert got.dtype == np.float64
+        err = np.linalg.norm(got - want) / np.linalg.norm(want)
+        assert 1e-10 < err < 1e-5  # float32 round-off: not float64's, and not worse than 1e-5
+
+
+def test_float32_products_do_not_limit_the_accuracy_of_the_fit():
+    """Mixed precision: float32 inner products, float64 residual; the fit still reaches float64 round-off."""
+    layer, X, Y, th0 = _near_truth(0.05)
+    run = practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", product_dtype=np.float32)
+    assert run.relative_residual < 1e-12
+    assert pm.match_heads(layer, pm.MultiHeadAttention(run.thetas, run.ws)).max_error < 1e-8
+
+
+@pytest.mark.parametrize("linear_algebra", ["dense", "matrix-free"])
+def test_each_residual_evaluation_computes_the_one_w_step_its_linearisation_reuses(monkeypatch, linear_algebra):
+    _, X, Y, th0 = _near_truth(0.05)
+    calls = [0]
+    real = practical.w_step
+
+    def counting(*a):
+        calls[0] += 1
+        return real(*a)
+
+    monkeypatch.setattr(practical, "w_step", counting)
+    run = practical.local_search(X, Y, 2, th0, linear_algebra=linear_algebra, ridge_path=(1e-2,))
+    assert run.relative_residual < 1e-12
+    assert calls[0] == run.evaluations + 1  # + the final W of the returned fit
+
+
 def test_start_scales_option_reaches_the_starts_and_is_validated():
     layer = pm.planted_instance(1, 4, 3, rng=2)
     X = pm.sample_boolean(60, 3, 4, 3)
@@ -171,9 +222,9 @@ def test_path_and_plain_search_use_their_own_inner_tolerances(monkeypatch):
     seen: list[float] = []
     real = practical.varpro_operator
 
-    def spy(t, r, X, Y, m, rtol=1e-8):
+    def spy(t, r, X, Y, m, rtol=1e-8, **kw):
         seen.append(rtol)
-        return real(t, r, X, Y, m, rtol=rtol)
+        return real(t, r, X, Y, m, rtol=rtol, **kw)
 
     monkeypatch.setattr(practical, "varpro_operator", spy)
     run = practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free", ridge_path=(1e-2, 1e-3),
@@ -197,9 +248,9 @@ def test_only_the_heavy_path_weights_get_the_accurate_tolerance(monkeypatch):
         weight[0] = w
         return real_ridged(residual, lin, w)
 
-    def op_spy(t, r, X, Y, m, rtol=1e-8):
+    def op_spy(t, r, X, Y, m, rtol=1e-8, **kw):
         seen.append((weight[0], rtol))
-        return real_op(t, r, X, Y, m, rtol=rtol)
+        return real_op(t, r, X, Y, m, rtol=rtol, **kw)
 
     monkeypatch.setattr(practical, "ridged", ridged_spy)
     monkeypatch.setattr(practical, "varpro_operator", op_spy)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._einsum import einsum
 from . import policy
-from .design import theta_block_scaling, theta_covariances, theta_jvp, theta_normal_equations, theta_vjp, w_step
+from .design import WStep, theta_block_scaling, theta_covariances, theta_jvp, theta_normal_equations, theta_vjp, w_step
 from .lsq import DenseNormal, MatrixFree, levenberg_marquardt, ridged
 from .problem import Problem
 from .result import Candidate, PhaseRecord
@@ -31,7 +31,7 @@ from .result import Candidate, PhaseRecord
 __all__ = ["LocalRun", "varpro_residual", "varpro_normal", "varpro_operator", "local_search", "uses_matrix_free",
            "start_points", "practical", "DENSE_MAX_PARAMS", "LSMR_RTOL", "PATH_LSMR_RTOL",
            "PATH_ACCURATE_MIN", "START_SCALES", "RIDGE_PATH",
-           "PATH_STARTS", "RIDGE_ITERS", "RIDGE_STALL"]
+           "PATH_STARTS", "RIDGE_ITERS", "RIDGE_STALL", "PRODUCT_DTYPE"]
 
 
 @dataclass
@@ -54,49 +54,57 @@ def varpro_residual(theta_flat: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int
     return ws.residual.ravel(), ws.W.reshape(m, d, d)
 
 
-def varpro_normal(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int) -> DenseNormal:
+def varpro_normal(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int,
+                  ws: WStep | None = None) -> DenseNormal:
     r"""Kaufman's normal equations :math:`(J^\top J, J^\top r)` of the reduced residual.
 
     :math:`J_{vp} = -P^\perp J_\Theta`, so :math:`J_{vp}^\top J_{vp} = J_\Theta^\top P^\perp J_\Theta`
     and, as :math:`r = P^\perp Y` already lies in the range of :math:`P^\perp`,
-    :math:`J_{vp}^\top r = -J_\Theta^\top r`.
+    :math:`J_{vp}^\top r = -J_\Theta^\top r`. ``ws``: the W-step at ``theta_flat`` if already computed.
     """
     n, k, d = X.shape
     thetas = theta_flat.reshape(m, d, d)
-    ws = w_step(thetas, X, Y)
+    ws = w_step(thetas, X, Y) if ws is None else ws
     C = theta_covariances(thetas, ws.W.reshape(m, d, d), X, ws.A)
     H, g = theta_normal_equations(X, C, r.reshape(n * k, d), ws.Q)
     return DenseNormal(H, -g)
 
 
 def varpro_operator(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.ndarray, m: int,
-                    rtol: float = 1e-8) -> MatrixFree:
+                    rtol: float = 1e-8, dtype: type = np.float64, ws: WStep | None = None) -> MatrixFree:
     r"""Kaufman's Jacobian :math:`-P^\perp J_\Theta` as products (:func:`.design.theta_jvp`,
     :func:`.design.theta_vjp`): no :math:`md^2\times md^2` matrix, memory :math:`O(nk(md+d^2))`.
 
     Scaling and preconditioner: per head, the inverse square root of the diagonal block of
     :math:`J_\Theta^\top J_\Theta` (:func:`.design.theta_block_scaling`; the projection is ignored there).
+
+    The adjoint omits the projection: :math:`(P^\perp J_\Theta)^\top u = J_\Theta^\top u` for
+    :math:`u \in \operatorname{range}P^\perp`, and LSMR applies the adjoint only to combinations of its
+    right-hand side :math:`-r = -P^\perp Y` and of products :math:`P^\perp J_\Theta v`, all in that range
+    (up to rounding). It saves half the projections, a third of a product pair's cost at (4,64,16).
+    ``dtype``: the precision of the products (the LSMR vectors stay float64); :data:`PRODUCT_DTYPE`.
+    ``ws``: the W-step at ``theta_flat`` if already computed.
     """
     n, k, d = X.shape
     thetas = theta_flat.reshape(m, d, d)
-    ws = w_step(thetas, X, Y)
-    XW = einsum("nbd,mde->nmbe", X, ws.W.reshape(m, d, d))
-    Q = ws.Q
+    ws = w_step(thetas, X, Y) if ws is None else ws
+    S = theta_block_scaling(ws.A, einsum("nbd,mde->nmbe", X, ws.W.reshape(m, d, d)), X)
 
-    def project(F):
-        F = F.reshape(n * k, d)
-        return F - Q @ (Q.T @ F)
+    def cast(a):  # contiguous: a strided operand is copied inside every product otherwise
+        return np.ascontiguousarray(a, dtype=dtype)
+
+    A, Xc, Q = cast(ws.A), cast(X), cast(ws.Q)
+    XW = cast(einsum("nbd,mde->nmbe", Xc, ws.W.reshape(m, d, d).astype(dtype)))
 
     def matvec(v):
-        return -project(theta_jvp(ws.A, XW, X, v.reshape(m, d, d))).ravel()
+        F = theta_jvp(A, XW, Xc, v.reshape(m, d, d).astype(dtype, copy=False)).reshape(n * k, d)
+        return np.asarray(Q @ (Q.T @ F) - F, dtype=np.float64).ravel()
 
     def rmatvec(u):
-        return -theta_vjp(ws.A, XW, X, project(u).reshape(n, k, d)).ravel()
-
-    S = theta_block_scaling(ws.A, XW, X)
+        return -np.asarray(theta_vjp(A, XW, Xc, u.reshape(n, k, d).astype(dtype, copy=False)), dtype=np.float64).ravel()
 
     def scaling(z):
-        return einsum("ipq,iqr->ipr", z.reshape(m, d, d), S).ravel()
+        return np.matmul(z.reshape(m, d, d), S).ravel()
 
     return MatrixFree(matvec, rmatvec, (n * k * d, m * d * d), r, scaling=scaling, rtol=rtol)
 
@@ -131,6 +139,13 @@ PATH_LSMR_RTOL = 1e-5
 #: :data:`LSMR_RTOL` anyway. Probe at (4,64,16), 1.5 n*, 120 s (docs/learner.md, "Precision"):
 #: 9/10 seeds against 7/10 with 1e-5 for every weight.
 PATH_ACCURATE_MIN = 1e-3
+#: Precision of the matrix-free search's Jacobian products (:func:`varpro_operator`); the residual,
+#: the W-step, the LSMR vectors and the fit that is judged stay float64. Why float32 is enough: the
+#: products' relative error (2-3e-7, ``results/precision_float32.csv``) is far below the inner
+#: solves' tolerances (:data:`LSMR_RTOL`, :data:`PATH_LSMR_RTOL`), and the outer iteration corrects
+#: an inexact step with float64 residuals, so an exact fit is still reached to float64 round-off
+#: (``docs/learner.md``, "Precision"). Measured there: 2x faster per product pair at (4,64,16).
+PRODUCT_DTYPE = np.float32
 
 
 #: Tikhonov continuation of a start (relative weights :math:`\lambda`, from strong to weak): for each
@@ -160,7 +175,8 @@ RIDGE_STALL = (2, 1.02)
 def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, threshold: float = policy.EXACT_FIT_REL,
                  start: str = "given", deadline: float | None = None, linear_algebra: str = "auto",
                  ridge_path: tuple[float, ...] = (), lsmr_rtol: float = LSMR_RTOL,
-                 path_lsmr_rtol: float = PATH_LSMR_RTOL, path_accurate_min: float = PATH_ACCURATE_MIN) -> LocalRun:
+                 path_lsmr_rtol: float = PATH_LSMR_RTOL, path_accurate_min: float = PATH_ACCURATE_MIN,
+                 product_dtype: type = PRODUCT_DTYPE) -> LocalRun:
     r"""Variable-projection Levenberg–Marquardt from ``theta0 (m, d, d)``.
 
     ``linear_algebra``: ``"dense"`` (structured normal equations), ``"matrix-free"`` (LSMR on
@@ -173,17 +189,24 @@ def local_search(X, Y, m: int, theta0: np.ndarray, *, max_iter: int = 150, thres
     the matrix-free inner solves of the plain search (``benchmarks/precision.py`` measures looser
     ones), ``path_lsmr_rtol`` the same for the path weights :math:`\lambda \ge` ``path_accurate_min``
     (:data:`PATH_LSMR_RTOL`, :data:`PATH_ACCURATE_MIN`; lighter weights use ``lsmr_rtol``).
+    ``product_dtype``: precision of the matrix-free products (:data:`PRODUCT_DTYPE`).
     """
     d = X.shape[2]
     norm = float(np.linalg.norm(Y))
     free = uses_matrix_free(m, d, linear_algebra)
 
+    last: list = [None, None]  # the latest residual's (Theta, W-step): LM linearises where it last evaluated
+
     def residual(t):
-        return varpro_residual(t, X, Y, m)[0]
+        last[:] = [t.copy(), w_step(t.reshape(m, d, d), X, Y)]
+        return last[1].residual.ravel()
 
     def linearize(rtol):
         def lin(t, r):
-            return varpro_operator(t, r, X, Y, m, rtol=rtol) if free else varpro_normal(t, r, X, Y, m)
+            ws = last[1] if np.array_equal(last[0], t) else None
+            if free:
+                return varpro_operator(t, r, X, Y, m, rtol=rtol, dtype=product_dtype, ws=ws)
+            return varpro_normal(t, r, X, Y, m, ws=ws)
         return lin
 
     lin, path_lin = linearize(lsmr_rtol), linearize(path_lsmr_rtol)
