@@ -103,9 +103,11 @@ GRID = [Cell(2, 8, 4),
         *(Cell(2, 8, k, group="k") for k in (2, 8, 16)),
         *(Cell(2, 8, 4, s, group="scale") for s in (2.0, 4.0, 8.0)),
         Cell(2, 16, 4, group="d"), Cell(2, 32, 4, group="d", **_EXP),
-        Cell(4, 16, 8, group="speed", **_EXP, baseline_cap_max=300.0, adam_cap_factor=SPEED["adam"]),
-        Cell(4, 32, 8, group="speed", **_EXP, baseline_cap_max=300.0, adam_cap_factor=SPEED["adam"]),
-        # the issue's 9/10 seeds, affordable since a call at 2 n* takes ~30 s (median; docs/frontier.md section 6)
+        # speed cells: Adam capped at 50x our median, at most 600 s (300 s cut it to 31.6x at (4,32,8) once
+        # Adam ran 1.45x slower than in the run before, 208 -> 301 s: the 50x target could not be shown)
+        Cell(4, 16, 8, group="speed", **_EXP, baseline_cap_max=600.0, adam_cap_factor=SPEED["adam"]),
+        Cell(4, 32, 8, group="speed", **_EXP, baseline_cap_max=600.0, adam_cap_factor=SPEED["adam"]),
+        # the issue's 9/10 seeds, affordable since a call takes ~20-30 s (median; docs/frontier.md section 6)
         Cell(4, 64, 16, group="corner", corner=True, multiples=(1.5, 2.0, 3.0, 4.0),
              **{**_EXP, "seeds": 10, "need": 9}),
         Cell(8, 64, 16, group="corner", corner=True, multiples=(1.5, 2.0, 3.0, 4.0), seeds=2, need=2, cap=600.0,
@@ -341,8 +343,15 @@ def baseline_summary(cell: Cell, summary: dict, rows: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- the issue's targets
+#: Relative slack when a cap is compared with the goal's multiple: the per-call CSVs keep 4 significant
+#: digits (``sample_complexity.write_csv``), so a cap set at exactly 50x our median can read back as
+#: 49.99x (2486 s against 49.73 s at (8,64,16)).
+CSV_ROUNDING = 1e-3
+
+
 def _speed_target(cell: Cell, b: dict) -> dict:
-    """Met / missed / untested for one baseline: a ratio needs the baseline run to the goal's multiple."""
+    """Met / missed / untested for one baseline: a ratio needs the baseline run to the goal's multiple
+    (up to :data:`CSV_ROUNDING`)."""
     goal = SPEED["varpro" if b["method"] == "varpro_fd_lm" else "adam"]
     row = {"target": f"faster than {b['method']} at equal accuracy", "cell": cell.label, "required": f">= {goal:g}x"}
     ok, n_runs = (int(v) for v in b["successes"].split("/"))
@@ -353,7 +362,7 @@ def _speed_target(cell: Cell, b: dict) -> dict:
                 "met": "yes" if b["ratio_to_ours"] >= goal else "no"}
     if int(b["finished"].split("/")[0]) == n_runs:  # every run returned (all its starts), none accurate
         return {**row, "measured": f"never reached 1e-8 ({b['outcome']}, {b['ratio_to_ours']:.3g}x)", "met": "yes"}
-    if bound >= goal:
+    if bound >= goal * (1 - CSV_ROUNDING):
         return {**row, "measured": f">= {bound:.3g}x ({b['outcome']})", "met": "yes"}
     return {**row, "measured": f">= {bound:.3g}x only ({b['outcome']})",
             "met": f"untested (cap {b['cap_multiple']:g}x)"}
