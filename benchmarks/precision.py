@@ -10,17 +10,18 @@ The matrix-free search (``practical.varpro_operator``) spends its time in the Ja
 :func:`provable_mha.learner.design.theta_jvp` / ``theta_vjp`` (inside LSMR) and the W-step's QR.
 Per cell, on a planted layer at 3 n* and Theta perturbed by 1e-2 from the truth (a point the
 search passes through), each is timed in float64 and with every operand cast to float32 (best of
-5 calls), and the float32 result's relative error against float64 is reported. The question
-(issue: "float32 where it does not change the answer — measure") is whether a float32 phase could
-pay: the answer is only ever judged in float64 (acceptance at 1e-10 relative residual, below
-float32's unit round-off 6e-8), so float32 could serve at most the early iterations.
+5 calls), and the float32 result's relative error against float64 is reported (issue: "float32
+where it does not change the answer — measure"). The answer is judged in float64 (acceptance at
+1e-10 relative residual, below float32's unit round-off 6e-8), but the products only build each
+step's linear model, solved to 1e-3 or 1e-5 anyway: part 3 measures the search with them.
 
 Part 2 (``precision_lsmr.csv``). The inner LSMR solves ran to relative tolerance 1e-8 (an
 exact Gauss–Newton step) when this was measured; ``practical.LSMR_RTOL`` is 1e-3 since.
 Inexact Gauss–Newton (Dembo, Eisenstat & Steihaug 1982) needs only a loose step far from the
-solution. Per cell at 3 n* and seed, one soft start
-(the search's first) is run by ``practical.local_search`` with the matrix-free linear algebra
-and each tolerance; reported: wall time, LM iterations, final relative residual, whether it is
+solution. Per cell at 3 n* and seed, one random start (logit scale 1, no path, like the search's
+first) is run by ``practical.local_search`` with the matrix-free linear algebra, the default
+products (float32 since ``PRODUCT_DTYPE``; float64 when the table in ``docs/learner.md`` was first
+measured) and each tolerance; reported: wall time, LM iterations, final relative residual, whether it is
 below the acceptance threshold 1e-10, and the parameter error against the planted layer (heads
 matched).
 
