@@ -94,6 +94,8 @@ def varpro_operator(theta_flat: np.ndarray, r: np.ndarray, X: np.ndarray, Y: np.
         return np.ascontiguousarray(a, dtype=dtype)
 
     A, Xc, Q = cast(ws.A), cast(X), cast(ws.Q)
+    # the values again, in the products' precision (S above is built from float64 ones: an eigh); one
+    # O(nkmd^2) product per linearisation against thousands of products inside LSMR
     XW = cast(einsum("nbd,mde->nmbe", Xc, ws.W.reshape(m, d, d).astype(dtype)))
 
     def matvec(v):
