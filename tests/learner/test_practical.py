@@ -72,26 +72,27 @@ def test_start_points_are_reproducible_and_cycle_scales():
         assert 0.4 < np.linalg.norm(th[0]) / scales[j % len(scales)] < 2.0
 
 
-def test_matrix_free_search_matches_the_dense_products_and_converges():
-    layer, X, Y, th0 = _near_truth(0.05)
+def _operator_near_truth(**kw):
+    """(residual r, explicit Kaufman Jacobian J, ``varpro_operator(**kw)``) at ``_near_truth(0.05)``'s start."""
+    _, X, Y, th0 = _near_truth(0.05)
     t = th0.ravel()
     r, _ = practical.varpro_residual(t, X, Y, 2)
-    J = _kaufman_jacobian(t, X, Y, 2)
-    op = practical.varpro_operator(t, r, X, Y, 2)
+    return r, _kaufman_jacobian(t, X, Y, 2), practical.varpro_operator(t, r, X, Y, 2, **kw)
+
+
+def test_matrix_free_search_matches_the_dense_products_and_converges():
+    r, J, op = _operator_near_truth()
     v = np.random.default_rng(1).standard_normal(J.shape[1])
     np.testing.assert_allclose(op.gradient, J.T @ r, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(op.op.matvec(v), J @ op.scaling(v), rtol=1e-9, atol=1e-12)
-    run = practical.local_search(X, Y, 2, t.reshape(2, 6, 6), linear_algebra="matrix-free")
+    _, X, Y, th0 = _near_truth(0.05)
+    run = practical.local_search(X, Y, 2, th0, linear_algebra="matrix-free")
     assert run.relative_residual < 1e-12
 
 
 def test_the_operators_adjoint_is_exact_on_the_range_lsmr_applies_it_to():
     """``rmatvec`` skips the projection: exact on range(P_perp), where r and every product lie."""
-    _, X, Y, th0 = _near_truth(0.05)
-    t = th0.ravel()
-    r, _ = practical.varpro_residual(t, X, Y, 2)
-    J = _kaufman_jacobian(t, X, Y, 2)
-    op = practical.varpro_operator(t, r, X, Y, 2)
+    r, J, op = _operator_near_truth()
     rng = np.random.default_rng(2)
     u = op.products[0](rng.standard_normal(J.shape[1])) + rng.standard_normal(1) * r  # in range(P_perp)
     np.testing.assert_allclose(op.products[1](u), J.T @ u, rtol=1e-9, atol=1e-12 * np.linalg.norm(J.T @ u))
@@ -100,11 +101,7 @@ def test_the_operators_adjoint_is_exact_on_the_range_lsmr_applies_it_to():
 
 
 def test_float32_products_agree_with_the_jacobian_to_float32_round_off():
-    _, X, Y, th0 = _near_truth(0.05)
-    t = th0.ravel()
-    r, _ = practical.varpro_residual(t, X, Y, 2)
-    J = _kaufman_jacobian(t, X, Y, 2)
-    op = practical.varpro_operator(t, r, X, Y, 2, dtype=np.float32)
+    r, J, op = _operator_near_truth(dtype=np.float32)
     v = np.random.default_rng(1).standard_normal(J.shape[1])
     for got, want in ((op.gradient, J.T @ r), (op.op.matvec(v), J @ op.scaling(v))):
         assert got.dtype == np.float64
