@@ -63,10 +63,15 @@ def best_of(f, args=(), repeats=5) -> float:
     return best
 
 
+def planted(m: int, d: int, k: int, multiple: float, seed: int):
+    """``(n, layer, X, Y)``: the planted layer of ``seed`` and its first n = ceil(multiple n*) inputs."""
+    n = int(np.ceil(multiple * sc.n_star(m, d, k)))
+    layer, X = sc.planted_data(m, d, k, n, seed)
+    return n, layer, X[:n], layer(X[:n])
+
+
 def run_cell(m: int, d: int, k: int) -> dict:
-    n = int(np.ceil(3 * sc.n_star(m, d, k)))
-    layer, X = sc.planted_data(m, d, k, n, seed=0)
-    X, Y = X[:n], layer(X[:n])
+    n, layer, X, Y = planted(m, d, k, 3, seed=0)
     rng = np.random.default_rng(1)
     th = np.asarray(layer.thetas) + 1e-2 * rng.standard_normal((m, d, d)) / d
     ws = w_step(th, X, Y)
@@ -99,9 +104,7 @@ def start_stream(seed: int) -> np.random.Generator:
 
 def lsmr_rows(m: int, d: int, k: int, seed: int) -> list[dict]:
     """One start, every tolerance of ``RTOLS`` (part 2)."""
-    n = int(np.ceil(3 * sc.n_star(m, d, k)))
-    layer, X = sc.planted_data(m, d, k, n, seed)
-    X, Y = X[:n], layer(X[:n])
+    n, layer, X, Y = planted(m, d, k, 3, seed)
     _, th0 = next(start_points(m, d, start_stream(seed), 1))
     rows = []
     for rtol in RTOLS:
@@ -117,18 +120,16 @@ def lsmr_rows(m: int, d: int, k: int, seed: int) -> list[dict]:
 
 def search_rows(m: int, d: int, k: int, seed: int, starts: int = SEARCH_STARTS) -> list[dict]:
     """The first ``starts`` starts of the practical strategy, float64 then float32 products (part 3)."""
-    n = int(np.ceil(1.5 * sc.n_star(m, d, k)))
-    layer, X = sc.planted_data(m, d, k, n, seed)
-    X, Y = X[:n], layer(X[:n])
+    n, layer, X, Y = planted(m, d, k, 1.5, seed)
     rows = []
     for j, (_, th0) in enumerate(start_points(m, d, start_stream(seed), starts)):
+        path = start_path(j, RIDGE_PATH)
         for dtype in (np.float64, np.float32):
             t0 = time.perf_counter()
-            run = local_search(X, Y, m, th0, linear_algebra="matrix-free", ridge_path=start_path(j, RIDGE_PATH),
-                               product_dtype=dtype)
+            run = local_search(X, Y, m, th0, linear_algebra="matrix-free", ridge_path=path, product_dtype=dtype)
             err = pm.match_heads(layer, pm.MultiHeadAttention(run.thetas, run.ws)).max_error
             rows.append({"cell": f"({m},{d},{k})", "n_train": n, "seed": seed, "start": j,
-                         "path_from": start_path(j, RIDGE_PATH)[0] if j else "", "products": np.dtype(dtype).name,
+                         "path_from": path[0] if path else "", "products": np.dtype(dtype).name,
                          "seconds": time.perf_counter() - t0, "iterations": run.iterations,
                          "relative_residual": run.relative_residual,
                          "accepted": int(run.relative_residual <= policy.EXACT_FIT_REL), "param_error": err})
