@@ -28,3 +28,12 @@ def quick_cli(doc: str, quick_help: str, argv=None) -> tuple[bool, str]:
     p.add_argument("--quick", action="store_true", help=quick_help)
     quick = p.parse_args(argv).quick
     return quick, "_quick" if quick else ""
+
+
+def one_csv_main(doc: str, quick_help: str, stem: str, full, quick, argv=None) -> int:
+    """The ``main`` of a benchmark that writes one CSV: ``--quick`` (:func:`quick_cli`) runs
+    ``quick()``, otherwise ``full()``; the rows go to ``RESULTS/<stem>[_quick].csv``."""
+    is_quick, suffix = quick_cli(doc, quick_help, argv)
+    rows = quick() if is_quick else full()
+    print(f"wrote {write_rows(RESULTS / f'{stem}{suffix}.csv', rows)}")
+    return 0

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import sample_complexity as sc  # sibling script
-from _results import RESULTS, quick_cli, write_rows
+from _results import one_csv_main
 from continuation import training_set
 
 from provable_mha.learner import policy, practical
@@ -94,10 +94,8 @@ def run(cells, log=print) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    quick, suffix = quick_cli(__doc__, "one tiny cell, 2 seeds x 2 draws; *_quick.csv", argv)
-    rows = run(QUICK if quick else CELLS)
-    print(f"wrote {write_rows(RESULTS / f'basin{suffix}.csv', rows)}")
-    return 0
+    return one_csv_main(__doc__, "one tiny cell, 2 seeds x 2 draws; *_quick.csv", "basin",
+                        lambda: run(CELLS), lambda: run(QUICK), argv)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import sample_complexity as sc  # sibling script
-from _results import RESULTS, quick_cli, write_rows
+from _results import one_csv_main
 from learner_vs_baselines import learn_split
 from start_scales import CONFIGS as START_CONFIGS
 from start_scales import _path_rule
@@ -90,10 +90,8 @@ def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    quick, suffix = quick_cli(__doc__, "two small cells (one matrix-free), 2 seeds x 3 starts; *_quick.csv", argv)
-    rows = run(QUICK, 2, 3) if quick else run(CELLS, SEEDS, STARTS)
-    print(f"wrote {write_rows(RESULTS / f'continuation{suffix}.csv', rows)}")
-    return 0
+    return one_csv_main(__doc__, "two small cells (one matrix-free), 2 seeds x 3 starts; *_quick.csv",
+                        "continuation", lambda: run(CELLS, SEEDS, STARTS), lambda: run(QUICK, 2, 3), argv)
 
 
 if __name__ == "__main__":

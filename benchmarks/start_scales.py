@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import sample_complexity as sc  # sibling script
-from _results import RESULTS, quick_cli, write_rows
+from _results import one_csv_main
 
 import provable_mha as pm
 from provable_mha.learner import practical
@@ -91,10 +91,8 @@ def run(cells, log=print) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    quick, suffix = quick_cli(__doc__, "one small cell, 3 seeds; writes *_quick.csv", argv)
-    rows = run(QUICK if quick else CELLS)
-    print(f"wrote {write_rows(RESULTS / f'start_scales{suffix}.csv', rows)}")
-    return 0
+    return one_csv_main(__doc__, "one small cell, 3 seeds; writes *_quick.csv", "start_scales",
+                        lambda: run(CELLS), lambda: run(QUICK), argv)
 
 
 if __name__ == "__main__":
