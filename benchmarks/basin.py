@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import sample_complexity as sc  # sibling script
 from _results import one_csv_main
 from continuation import training_set
 
@@ -40,12 +39,6 @@ from provable_mha.learner import policy, practical
 CELLS = [(2, 8, 16, 1.0, 1.5, 5, 10), (8, 64, 16, 1.0, 1.5, 2, 2)]
 QUICK = [(1, 4, 3, 1.0, 1.5, 2, 2)]
 EPS = (0.3, 0.6, 1.0, 1.5, 2.0)
-
-
-def planted_thetas(m: int, d: int, k: int, scale: float, f: float, seed: int) -> np.ndarray:
-    """The attention matrices ``(m, d, d)`` of the layer ``training_set`` plants."""
-    n_train = sc.train_sizes(m, d, k, (f,))[0][1]
-    return np.asarray(sc.planted_data(m, d, k, n_train, seed, scale)[0].thetas)
 
 
 def starts(T: np.ndarray, rng: np.random.Generator, draws: int):
@@ -74,8 +67,8 @@ def run(cells, log=print) -> list[dict]:
     for m, d, k, scale, f, seeds, draws in cells:
         tally: dict = {}
         for seed in range(seeds):
-            X, Y = training_set(m, d, k, scale, f, seed)
-            T = planted_thetas(m, d, k, scale, f, seed)
+            X, Y, layer = training_set(m, d, k, scale, f, seed)
+            T = np.asarray(layer.thetas)
             for kind, eps, th0 in starts(T, np.random.default_rng([seed, 98]), draws):
                 t0 = time.perf_counter()
                 res = practical.local_search(X, Y, m, th0)

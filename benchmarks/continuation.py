@@ -49,11 +49,12 @@ QUICK = [(1, 4, 3, 1.0, 1.5), (1, 24, 3, 1.0, 1.5)]  # the second: matrix-free (
 
 
 def training_set(m: int, d: int, k: int, scale: float, f: float, seed: int):
-    """The examples ``pm.learn(rng=seed, holdout=10/n)`` trains on in ``frontier.py``'s run."""
+    """``(X, Y, layer)``: the examples ``pm.learn(rng=seed, holdout=10/n)`` trains on in ``frontier.py``'s
+    run, and the planted layer that labelled them."""
     n_train = sc.train_sizes(m, d, k, (f,))[0][1]
     layer, X = sc.planted_data(m, d, k, n_train, seed, scale)
     tr = learn_split(len(X), seed, holdout=sc.N_HOLDOUT / len(X))
-    return X[tr], layer(X[tr])
+    return X[tr], layer(X[tr]), layer
 
 
 def configurations(m: int, d: int):
@@ -72,7 +73,7 @@ def run(cells, seeds: int, starts: int, log=print) -> list[dict]:
         for name, (scales, path, iters, stall, firsts), (rtol, cut) in configurations(m, d):
             ok, secs = 0, 0.0
             with _path_rule(iters, stall):
-                for s, (X, Y) in enumerate(data):
+                for s, (X, Y, _) in enumerate(data):
                     gen = np.random.default_rng([s, 99])
                     for j, (_, th0) in enumerate(practical.start_points(m, d, gen, starts, scales)):
                         t0 = time.perf_counter()
