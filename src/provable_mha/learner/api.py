@@ -42,7 +42,7 @@ __all__ = ["learn", "min_examples", "information_limit", "split_indices", "STRAT
 #: ``method`` name -> strategy ``(problem, rng) -> Candidate``.
 STRATEGIES = {"practical": practical, "structured": structured}
 #: ``method`` name -> the strategy options ``learn(**options)`` accepts (checked before any work).
-STRATEGY_OPTIONS = {"practical": frozenset({"start_scales", "ridge_path", "path_starts"}),
+STRATEGY_OPTIONS = {"practical": frozenset({"start_scales", "ridge_path", "path_starts", "hops"}),
                     "structured": STRUCTURED_OPTIONS}
 
 
@@ -82,6 +82,8 @@ def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bo
                          f"{sorted(STRATEGY_OPTIONS[method])}")
     for name in _WEIGHT_OPTIONS.keys() & options.keys():
         options[name] = _check_weights(options[name], name, *_WEIGHT_OPTIONS[name])
+    if "hops" in options:
+        options["hops"] = check_positive_int(options["hops"], "hops", minimum=0)
     for name, v, lo, hi in (("noise", noise, 0.0, math.inf), ("holdout", holdout, 0.0, 1.0),
                             ("delta", delta, 0.0, 1.0)):
         if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not np.isfinite(v):
@@ -163,7 +165,9 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
         at weights from :data:`.practical.PATH_ACCURATE_MIN` up are solved to
         :data:`.practical.PATH_LSMR_RTOL`); ``path_starts`` —
         the weight each start's path begins at, cycled over the starts after the first (default
-        :data:`.practical.PATH_STARTS`: alternately from 1e-2 and from 1e-3).
+        :data:`.practical.PATH_STARTS`: alternately from 1e-2 and from 1e-3); ``hops`` — the
+        patience of the monotone basin-hopping chain run from each failed start (an int >= 0;
+        0: no hops; default :func:`.hopping.hop_patience`: 40 hops when m d^2 <= 512, else none).
 
     Returns
     -------
