@@ -13,52 +13,70 @@ from provable_mha.learner import hopping
 class _Run:
     thetas: np.ndarray
     relative_residual: float
+    evaluations: int = 10
 
 
 def test_kick_has_the_stated_relative_size_per_head_and_is_reproducible():
     th = np.random.default_rng(0).standard_normal((3, 4, 4)) * np.array([1.0, 5.0, 0.2])[:, None, None]
-    a = hopping.Kick(3, 4, np.random.default_rng(7), scale=0.5)(th.ravel()).reshape(3, 4, 4)
-    b = hopping.Kick(3, 4, np.random.default_rng(7), scale=0.5)(th.ravel()).reshape(3, 4, 4)
+    a = hopping.Kick(3, 4, np.random.default_rng(7), scale=0.5)(th)
+    b = hopping.Kick(3, 4, np.random.default_rng(7), scale=0.5)(th)
     np.testing.assert_array_equal(a, b)
     rel = np.linalg.norm((a - th).reshape(3, -1), axis=1) / np.linalg.norm(th.reshape(3, -1), axis=1)
     np.testing.assert_allclose(rel, 0.5, rtol=1e-12)
-    assert not hasattr(hopping.Kick(3, 4, np.random.default_rng(0)), "stepsize")  # scipy would adapt it
 
 
-def test_chain_makes_exactly_patience_hops_when_none_improves_and_returns_the_start():
-    first = _Run(np.ones((2, 3, 3)), 0.5)
-    calls = []
-
-    def worse(t):
-        calls.append(t.copy())
-        return _Run(t, 0.6)
-
-    out = hopping.hop_chain(first, worse, 2, 3, 1e-10, np.random.default_rng(0), patience=7)
-    assert out is first and len(calls) == 7
-    assert all(np.linalg.norm(c - first.thetas) > 0 for c in calls)  # every hop is kicked from the start
+def _starts(costs, evaluations=10):
+    return (_Run(np.full((1, 2, 2), float(i + 1)), c, evaluations) for i, c in enumerate(costs))
 
 
-def test_chain_is_monotone_and_stops_at_the_first_accepted_hop():
-    first = _Run(np.ones((1, 2, 2)), 0.5)
-    costs = iter([0.7, 0.4, 0.45, 0.3, 1e-12, 0.0])
-    seen = []
+def _hops(costs, evaluations=10):
+    seen, it = [], iter(costs)
 
-    def search(t):
-        run = _Run(t, next(costs))
-        seen.append(run.relative_residual)
+    def hop(t):
+        run = _Run(t, next(it), evaluations)
+        seen.append(run)
         return run
-
-    out = hopping.hop_chain(first, search, 1, 2, 1e-10, np.random.default_rng(0), patience=5)
-    assert out.relative_residual == 1e-12 and seen == [0.7, 0.4, 0.45, 0.3, 1e-12]
+    return hop, seen
 
 
-def test_no_hops_from_an_accepted_start_or_with_patience_zero():
+def _events(starts, hop, patience, threshold=1e-10):
+    kick = hopping.Kick(1, 2, np.random.default_rng(0))
+    return [(k, r.relative_residual, b.relative_residual)
+            for k, r, b in hopping.dovetail(starts, hop, kick, threshold, patience)]
+
+
+def test_hops_and_starts_alternate_by_evaluations_and_chains_are_monotone():
+    hop, _ = _hops([0.7, 0.4, 0.45, 0.3] + [0.9] * 5)
+    ev = _events(_starts([0.5, 0.6, 0.8]), hop, patience=5)
+    # start (chain opens at 0.5), hop (equal cost so far), start, hop, start, then the starts are
+    # spent and the open chain is finished; the chain's best only falls
+    assert [k for k, *_ in ev][:5] == ["start", "hop", "start", "hop", "start"]
+    chain = [b for k, _, b in ev if k == "hop"]
+    assert chain == sorted(chain, reverse=True) and chain[:3] == [0.5, 0.4, 0.4]
+
+
+def test_a_chain_ends_after_patience_hops_without_progress_and_the_next_failed_start_opens_one():
+    hop, seen = _hops([0.9] * 3 + [0.8] * 10, evaluations=1)
+    ev = _events(_starts([0.5] * 4, evaluations=100), hop, patience=3)
+    # cheap hops: the first chain makes its 3 hops before the second start; that start opens chain 2
+    assert [k for k, *_ in ev][:5] == ["start", "hop", "hop", "hop", "start"]
+    assert ev[5][0] == "hop" and ev[5][2] == 0.5 and len(seen) == 3 * 4  # one chain per start, 3 hops each
+
+
+def test_search_stops_at_the_first_accepted_run_whichever_kind():
+    hop, seen = _hops([0.4, 1e-12, 0.0])
+    ev = _events(_starts([0.5, 0.6, 0.7]), hop, patience=5)
+    assert ev[-1][:2] == ("hop", 1e-12) and len(seen) == 2
+    ev = _events(_starts([0.5, 1e-12, 0.7]), _hops([0.6] * 5)[0], patience=5)
+    assert ev[-1][:2] == ("start", 1e-12)
+
+
+def test_patience_zero_is_the_starts_alone():
     def never(t):
         raise AssertionError("no hop expected")
 
-    acc, rej = _Run(np.ones((1, 2, 2)), 1e-12), _Run(np.ones((1, 2, 2)), 0.5)
-    assert hopping.hop_chain(acc, never, 1, 2, 1e-10, np.random.default_rng(0), patience=5) is acc
-    assert hopping.hop_chain(rej, never, 1, 2, 1e-10, np.random.default_rng(0), patience=0) is rej
+    ev = _events(_starts([0.5, 0.6, 0.7]), never, patience=0)
+    assert [k for k, *_ in ev] == ["start"] * 3
 
 
 def test_patience_rule_hops_only_on_small_layers():
@@ -82,7 +100,7 @@ def test_hops_recover_a_layer_that_the_same_starts_without_hops_miss():
     assert not without.certificate.certified
     res = pm.learn(X, Y, 2, **kw)
     assert res.certificate.certified and res.phases[0].sizes["hops"] > 0
-    assert res.phases[0].info["runs"][-1]["start"].endswith("+hops")
+    assert res.phases[0].info["runs"][-1]["start"] == "hop"
     Xt = pm.sample_boolean(200, 16, 8, 5)
     assert np.linalg.norm(res.layer(Xt) - layer(Xt)) <= 1e-8 * np.linalg.norm(layer(Xt))
 

@@ -24,7 +24,7 @@ import numpy as np
 from .._einsum import einsum
 from . import policy
 from .design import WStep, theta_block_scaling, theta_covariances, theta_jvp, theta_normal_equations, theta_vjp, w_step
-from .hopping import hop_chain, hop_patience
+from .hopping import Kick, dovetail, hop_patience
 from .lsq import DenseNormal, MatrixFree, levenberg_marquardt, ridged
 from .problem import Problem
 from .result import Candidate, PhaseRecord
@@ -261,32 +261,32 @@ def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
     d = X.shape[2]
     thr = problem.threshold
     t0 = time.perf_counter()
-    runs: list[LocalRun] = []
     options = problem.options or {}
     scales, path = options.get("start_scales", START_SCALES), options.get("ridge_path", RIDGE_PATH)
     firsts = options.get("path_starts", PATH_STARTS)
     patience = hop_patience(m, d, options.get("hops"))
-    hops = [0]
 
-    def hop(run: LocalRun) -> None:
-        hops[0] += 1
-        problem.tick(f"hop {hops[0]}: residual {run.relative_residual:.1e}", steps=0)
+    def fresh():
+        for j, (name, th0) in enumerate(start_points(m, d, rng, problem.restarts, scales)):
+            # the first start runs plain: on well-sampled data it succeeds and the path would only cost
+            yield local_search(X, Y, m, th0, threshold=thr, start=name, ridge_path=start_path(j, path, firsts))
 
-    for j, (name, th0) in enumerate(start_points(m, d, rng, problem.restarts, scales)):
-        # the first start runs plain: on well-sampled data it succeeds and the path would only cost
-        run = local_search(X, Y, m, th0, threshold=thr, start=name, ridge_path=start_path(j, path, firsts))
-        run = hop_chain(run, lambda t, s=name: local_search(X, Y, m, t, threshold=thr, start=f"{s}+hops"),
-                        m, d, thr, rng, patience, on_hop=hop)
-        runs.append(run)
-        problem.tick(f"residual {run.relative_residual:.1e}")
-        if run.relative_residual <= thr:
-            break
+    def hop(th0):
+        return local_search(X, Y, m, th0, threshold=thr, start="hop")
+
+    runs: list[LocalRun] = []  # every start, and every hop that lowered its chain's cost
+    counts = {"start": 0, "hop": 0}
+    for kind, run, chain_best in dovetail(fresh(), hop, Kick(m, d, rng), thr, patience):
+        counts[kind] += 1
+        if kind == "start" or run is chain_best:
+            runs.append(run)
+        problem.tick(f"{kind} {counts[kind]}: residual {run.relative_residual:.1e}", steps=int(kind == "start"))
     best = min(runs, key=lambda r: r.relative_residual)
     accepted = best.relative_residual <= thr
     rec = PhaseRecord("search", time.perf_counter() - t0,
                       "accepted" if accepted else "no start reached the threshold", "numpy-lm",
-                      sizes={"parameters": m * d * d, "residuals": Y.size, "starts": len(runs),
-                             "hops": hops[0]},
+                      sizes={"parameters": m * d * d, "residuals": Y.size, "starts": counts["start"],
+                             "hops": counts["hop"]},
                       info={"threshold": thr, "hop_patience": patience, "runs": [
                           {"start": r.start, "relative_residual": r.relative_residual,
                            "iterations": r.iterations, "reason": r.reason} for r in runs]})
