@@ -10,10 +10,10 @@ variant of Leary 2000, J. Global Optim. 18:367). A chain ends when its best cost
 
 **Dovetailing.** Hops and fresh starts share the budget: the next local search is a hop exactly when
 the hops so far have cost fewer residual evaluations than the fresh starts so far (and a chain is
-open), else a fresh start. Where fresh starts succeed quickly the search thus costs at most about
-twice what the fresh starts alone cost (plus one local search), and where only the chains succeed
-they get half of it. Evaluations rather than seconds: the order of the searches, hence the answer,
-depends on the seed only.
+open), else a fresh start, until the starts are spent. A call thus costs at most about twice what
+its fresh starts cost (plus one local search), and where only the chains succeed they get half.
+Evaluations rather than seconds: the order of the searches, hence the answer, depends on the seed
+only.
 
 Why (measured, ``docs/learner.md``, "Basin hopping"): with few examples the basin of the planted
 layer is small — at (2, 8, 16) with 3 examples (1.5 n*) a start must have per-head cosine about
@@ -75,13 +75,14 @@ def dovetail(starts: Iterable, hop: Callable[[np.ndarray], object], kick: Kick, 
     search; a run is any object with ``thetas``, ``relative_residual`` and ``evaluations``. Yields
     ``(kind, run, best)`` after every local search — ``kind`` is ``"start"`` or ``"hop"``, ``best``
     the open chain's best run (the run itself for a start) — and stops after an accepted run, or
-    when the starts are spent and the last chain has ended. ``patience = 0``: the starts alone.
+    when the starts are spent: the hops never cost more than the starts plus one local search.
+    ``patience = 0``: the starts alone.
     """
     starts = iter(starts)
     cost = {"start": 0, "hop": 0}
-    chain, stale, spent = None, 0, False
+    chain, stale = None, 0
     while True:
-        if chain is not None and (spent or cost["hop"] < cost["start"]):
+        if chain is not None and cost["hop"] < cost["start"]:
             run = hop(kick(chain.thetas))
             cost["hop"] += run.evaluations
             if run.relative_residual < chain.relative_residual:
@@ -95,11 +96,8 @@ def dovetail(starts: Iterable, hop: Callable[[np.ndarray], object], kick: Kick, 
                 chain = None
             continue
         run = next(starts, None)
-        if run is None:
-            if chain is None:
-                return
-            spent = True  # finish the open chain
-            continue
+        if run is None:  # starts spent: the hops have had their share
+            return
         cost["start"] += run.evaluations
         yield "start", run, run
         if run.relative_residual <= threshold:
