@@ -39,10 +39,10 @@ def _hops(costs, evaluations=10):
     return hop, seen
 
 
-def _events(starts, hop, patience, threshold=1e-10):
+def _events(starts, hop, patience, threshold=1e-10, share=1.0):
     kick = hopping.Kick(1, 2, np.random.default_rng(0))
     return [(k, r.relative_residual, b.relative_residual)
-            for k, r, b in hopping.dovetail(starts, hop, kick, threshold, patience)]
+            for k, r, b in hopping.dovetail(starts, hop, kick, threshold, patience, share)]
 
 
 def test_hops_and_starts_alternate_by_evaluations_and_chains_are_monotone():
@@ -62,6 +62,14 @@ def test_a_chain_ends_after_patience_hops_without_progress_and_the_next_failed_s
     assert [k for k, *_ in ev][:5] == ["start", "hop", "hop", "hop", "start"]
     assert ev[5][0] == "hop" and ev[5][2] == 0.5 and len(seen) == 3 * 4  # one chain per start, 3 hops each
     assert ev[-1][0] == "hop"  # the fourth start's chain ends, and with no start left, the search
+
+
+def test_the_hops_share_of_the_evaluations_is_bounded_by_share_times_the_starts():
+    hop, seen = _hops([0.9] * 100, evaluations=3)
+    ev = _events(_starts([0.5] * 5, evaluations=10), hop, patience=1000, share=4.0)
+    spent = 3 * len(seen)
+    assert 4.0 * 50 <= spent < 4.0 * 50 + 3  # every start's share used, never one hop more
+    assert [k for k, *_ in ev][:15] == ["start"] + ["hop"] * 14  # 14 hops of 3 before 4 x 10 is passed
 
 
 def test_search_stops_at_the_first_accepted_run_whichever_kind():
