@@ -10,8 +10,10 @@ Variable projection (Golub–Pereyra): for fixed :math:`\Theta` the optimal
 minimised by the Levenberg–Marquardt core of :mod:`.lsq` with Kaufman's Jacobian
 :math:`J \approx -P^\perp_{D}\,\partial_\Theta\big(D(\Theta)W\big)|_{W=W^*}`, whose normal equations
 are formed from the attention covariances without materialising :math:`J`
-(:func:`.design.theta_normal_equations`). A start whose cost stalls is abandoned; the search
-stops at the first start below the acceptance threshold of :mod:`.policy`. Nothing here is a
+(:func:`.design.theta_normal_equations`). A start whose cost stalls is abandoned; on small layers
+failed starts open monotone basin-hopping chains that share the budget with the fresh starts
+(:mod:`.hopping`). The search stops at the first run below the acceptance threshold of
+:mod:`.policy`. Nothing here is a
 guarantee: the answer is judged by the shared certificate (``docs/learner.md``).
 """
 
