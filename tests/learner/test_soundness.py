@@ -38,7 +38,9 @@ be consistent with probability :math:`\le\delta` per run (one-sided binomial tes
 **Run counts.** 1000 runs (300 planted, 250 noisy, 200 understated, 250 shifted), in CI too: the
 four categories are separate test items so ``pytest -n 2`` runs them in parallel (``restarts=4``;
 the structured method without its CVXPY width check, see :data:`STRUCTURED_FAST`). Measured on the
-shared 2-core machine: 43-67 s of one core per category, the whole file 136 s wall with ``-n 2``.
+shared 2-core machine: 43-67 s of one core per category, the whole file 136 s wall with ``-n 2``;
+with basin hopping (``learner/hopping.py``, at most 5x the starts' cost on a failing fit) the
+understated category, whose fits mostly fail, took 129 s and the file 271 s on one core at load 2.
 ``PROVABLE_MHA_SOUNDNESS_RUNS=<n>`` scales every category by n/1000 (e.g. 200 for a quick look).
 
 **Measured** (certified / vacuous / runs; violations; largest fresh failure rate / bound among
