@@ -18,8 +18,8 @@ class _Run:
 
 def test_kick_has_the_stated_relative_size_per_head_and_is_reproducible():
     th = np.random.default_rng(0).standard_normal((3, 4, 4)) * np.array([1.0, 5.0, 0.2])[:, None, None]
-    a = hopping.Kick(3, 4, np.random.default_rng(7), scale=0.5)(th)
-    b = hopping.Kick(3, 4, np.random.default_rng(7), scale=0.5)(th)
+    a = hopping.Kick(np.random.default_rng(7), scale=0.5)(th)
+    b = hopping.Kick(np.random.default_rng(7), scale=0.5)(th)
     np.testing.assert_array_equal(a, b)
     rel = np.linalg.norm((a - th).reshape(3, -1), axis=1) / np.linalg.norm(th.reshape(3, -1), axis=1)
     np.testing.assert_allclose(rel, 0.5, rtol=1e-12)
@@ -40,7 +40,7 @@ def _hops(costs, evaluations=10):
 
 
 def _events(starts, hop, patience, threshold=1e-10, share=1.0):
-    kick = hopping.Kick(1, 2, np.random.default_rng(0))
+    kick = hopping.Kick(np.random.default_rng(0))
     return [(k, r.relative_residual, b.relative_residual)
             for k, r, b in hopping.dovetail(starts, hop, kick, threshold, patience, share)]
 
@@ -61,7 +61,7 @@ def test_a_chain_ends_after_patience_hops_without_progress_and_the_next_failed_s
     # cheap hops: the first chain makes its 3 hops before the second start; that start opens chain 2
     assert [k for k, *_ in ev][:5] == ["start", "hop", "hop", "hop", "start"]
     assert ev[5][0] == "hop" and ev[5][2] == 0.5 and len(seen) == 3 * 4  # one chain per start, 3 hops each
-    assert ev[-1][0] == "hop"  # the fourth start's chain ends, and with no start left, the search
+    assert ev[-1][0] == "hop"  # the fourth start's chain ends, and with no start left, so does the search
 
 
 def test_the_hops_share_of_the_evaluations_is_bounded_by_share_times_the_starts():

@@ -64,14 +64,14 @@ def hop_patience(m: int, d: int, patience: int | None = None) -> int:
 class Kick:
     r"""The hop's displacement: :math:`\Theta_i + \sigma\|\Theta_i\|_F\,G_i/\|G_i\|_F` per head."""
 
-    def __init__(self, m: int, d: int, rng: np.random.Generator, scale: float = HOP_SCALE) -> None:
-        self.m, self.d, self.rng, self.scale = m, d, rng, scale
+    def __init__(self, rng: np.random.Generator, scale: float = HOP_SCALE) -> None:
+        self.rng, self.scale = rng, scale
 
     def __call__(self, thetas: np.ndarray) -> np.ndarray:
-        th = thetas.reshape(self.m, -1)
+        th = thetas.reshape(len(thetas), -1)
         G = self.rng.standard_normal(th.shape)
         G *= (self.scale * np.linalg.norm(th, axis=1) / np.linalg.norm(G, axis=1))[:, None]
-        return (th + G).reshape(self.m, self.d, self.d)
+        return (th + G).reshape(thetas.shape)
 
 
 def dovetail(starts: Iterable, hop: Callable[[np.ndarray], object], kick: Kick, threshold: float,

@@ -278,7 +278,7 @@ def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
 
     runs: list[LocalRun] = []  # every start, and every hop that lowered its chain's cost
     counts = {"start": 0, "hop": 0}
-    for kind, run, chain_best in dovetail(fresh(), hop, Kick(m, d, rng), thr, patience):
+    for kind, run, chain_best in dovetail(fresh(), hop, Kick(rng), thr, patience):
         counts[kind] += 1
         if kind == "start" or run is chain_best:
             runs.append(run)
