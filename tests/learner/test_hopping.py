@@ -39,10 +39,10 @@ def _hops(costs, evaluations=10):
     return hop, seen
 
 
-def _events(starts, hop, patience, threshold=1e-10, share=1.0):
+def _events(starts, hop, patience, threshold=1e-10, share=1.0, after=1):
     kick = hopping.Kick(np.random.default_rng(0))
     return [(k, r.relative_residual, b.relative_residual)
-            for k, r, b in hopping.dovetail(starts, hop, kick, threshold, patience, share)]
+            for k, r, b in hopping.dovetail(starts, hop, kick, threshold, patience, share, after)]
 
 
 def test_hops_and_starts_alternate_by_evaluations_and_chains_are_monotone():
@@ -70,6 +70,19 @@ def test_the_hops_share_of_the_evaluations_is_bounded_by_share_times_the_starts(
     spent = 3 * len(seen)
     assert 4.0 * 50 <= spent < 4.0 * 50 + 3  # every start's share used, never one hop more
     assert [k for k, *_ in ev][:15] == ["start"] + ["hop"] * 14  # 14 hops of 3 before 4 x 10 is passed
+
+
+def test_the_first_chain_opens_at_the_after_th_failed_start_and_then_gets_the_whole_share():
+    hop, seen = _hops([0.9] * 100, evaluations=10)
+    ev = _events(_starts([0.5, 0.6, 0.3, 0.7], evaluations=10), hop, patience=1000, share=1.0, after=3)
+    kinds = [k for k, *_ in ev]
+    # no hop before the third failed start; that start (0.3) opens the chain, whose hops then catch
+    # up with the share of all three starts before the fourth start runs
+    assert kinds == ["start"] * 3 + ["hop"] * 3 + ["start", "hop"]
+    assert all(b == 0.3 for k, _, b in ev if k == "hop")
+    ev = _events(_starts([1e-12]), _hops([])[0], patience=5, after=1)
+    assert ev == [("start", 1e-12, 1e-12)]  # an accepted start opens nothing
+    assert hopping.HOP_AFTER >= 1
 
 
 def test_search_stops_at_the_first_accepted_run_whichever_kind():
@@ -104,7 +117,7 @@ def _few_examples():
 
 def test_hops_recover_a_layer_that_the_same_starts_without_hops_miss():
     layer, X, Y = _few_examples()
-    kw = {"rng": 2, "holdout": 10 / 13, "restarts": 30, "strict": False}
+    kw = {"rng": 2, "holdout": 10 / 13, "restarts": 40, "strict": False}
     without = pm.learn(X, Y, 2, hops=0, **kw)
     assert not without.certificate.certified
     res = pm.learn(X, Y, 2, **kw)
