@@ -167,7 +167,8 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
         the weight each start's path begins at, cycled over the starts after the first (default
         :data:`.practical.PATH_STARTS`: alternately from 1e-2 and from 1e-3); ``hops`` — the
         patience (hops without progress) of the monotone basin-hopping chains opened from failed
-        starts, which share the budget with the fresh starts (:mod:`.hopping`; an int >= 0; 0: no
+        starts once :data:`.hopping.HOP_AFTER` (10) have failed, which share the budget with the
+        fresh starts (:mod:`.hopping`; an int >= 0; 0: no
         hops; default :func:`.hopping.hop_patience`: 40 when m d^2 <= 512, else 0).
 
     Returns
