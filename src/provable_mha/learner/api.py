@@ -42,7 +42,7 @@ __all__ = ["learn", "min_examples", "information_limit", "split_indices", "STRAT
 #: ``method`` name -> strategy ``(problem, rng) -> Candidate``.
 STRATEGIES = {"practical": practical, "structured": structured}
 #: ``method`` name -> the strategy options ``learn(**options)`` accepts (checked before any work).
-STRATEGY_OPTIONS = {"practical": frozenset({"start_scales", "ridge_path", "path_starts", "hops"}),
+STRATEGY_OPTIONS = {"practical": frozenset({"start_scales", "ridge_path", "path_starts", "hops", "span_fits"}),
                     "structured": STRUCTURED_OPTIONS}
 
 
@@ -82,8 +82,9 @@ def _validate(X, Y, m, method, noise, holdout, inputs, delta, restarts, label_bo
                          f"{sorted(STRATEGY_OPTIONS[method])}")
     for name in _WEIGHT_OPTIONS.keys() & options.keys():
         options[name] = _check_weights(options[name], name, *_WEIGHT_OPTIONS[name])
-    if "hops" in options:
-        options["hops"] = check_positive_int(options["hops"], "hops", minimum=0)
+    for name in ("hops", "span_fits"):
+        if name in options:
+            options[name] = check_positive_int(options[name], name, minimum=0)
     for name, v, lo, hi in (("noise", noise, 0.0, math.inf), ("holdout", holdout, 0.0, 1.0),
                             ("delta", delta, 0.0, 1.0)):
         if not isinstance(v, (int, float, np.floating, np.integer)) or isinstance(v, bool) or not np.isfinite(v):
@@ -169,7 +170,10 @@ def learn(X, Y, m: int, *, method: str = "practical", noise: float = 0.0, rng=No
         patience (hops without progress) of the monotone basin-hopping chains opened from failed
         starts once :data:`.hopping.HOP_AFTER` (10) have failed, which share the budget with the
         fresh starts (:mod:`.hopping`; an int >= 0; 0: no
-        hops; default :func:`.hopping.hop_patience`: 40 when m d^2 <= 512, else 0).
+        hops; default :func:`.hopping.hop_patience`: 40 when m d^2 <= 512, else 0); ``span_fits``
+        — the ensemble of ridge fits whose averaged span seeds every second start (:mod:`.span`;
+        an int >= 0; 0: no span starts; default :func:`.span.span_fits`: 10 when
+        m d^2 > 16384, else 0).
 
     Returns
     -------

@@ -12,8 +12,8 @@ minimised by the Levenberg–Marquardt core of :mod:`.lsq` with Kaufman's Jacobi
 are formed from the attention covariances without materialising :math:`J`
 (:func:`.design.theta_normal_equations`). A start whose cost stalls is abandoned; on small layers
 failed starts open monotone basin-hopping chains that share the budget with the fresh starts
-(:mod:`.hopping`). The search stops at the first run below the acceptance threshold of
-:mod:`.policy`. Nothing here is a
+(:mod:`.hopping`); on large ones every second start is a span start (:mod:`.span`). The
+search stops at the first run below the acceptance threshold of :mod:`.policy`. Nothing here is a
 guarantee: the answer is judged by the shared certificate (``docs/learner.md``).
 """
 
@@ -259,6 +259,8 @@ def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
     """Run the practical strategy on ``problem`` (module docstring); returns the best run."""
     import time
 
+    from .span import span_fits, span_starts  # span builds on local_search
+
     X, Y, m = problem.X, problem.Y, problem.m
     d = X.shape[2]
     thr = problem.threshold
@@ -268,10 +270,20 @@ def practical(problem: Problem, rng: np.random.Generator) -> Candidate:
     firsts = options.get("path_starts", PATH_STARTS)
     patience = hop_patience(m, d, options.get("hops"))
 
+    fits = span_fits(m, d, options.get("span_fits"))
+
     def fresh():
-        for j, (name, th0) in enumerate(start_points(m, d, rng, problem.restarts, scales)):
+        points = start_points(m, d, rng, problem.restarts, scales)
+        spans = span_starts(X, Y, m, rng, fits, scales[0]) if fits else None
+        j = 0  # random starts so far
+        for count in range(problem.restarts):
+            if spans is not None and count % 2 == 1:  # on large layers every second start is a span start
+                yield local_search(X, Y, m, next(spans), threshold=thr, start="span")
+                continue
+            name, th0 = next(points)
             # the first start runs plain: on well-sampled data it succeeds and the path would only cost
             yield local_search(X, Y, m, th0, threshold=thr, start=name, ridge_path=start_path(j, path, firsts))
+            j += 1
 
     def hop(th0):
         return local_search(X, Y, m, th0, threshold=thr, start="hop")
